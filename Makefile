@@ -1,0 +1,44 @@
+# modspike: the environment sets itself up (uv, Python 3.10 from .python-version, locked deps).
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.modspike-synced
+RUNS := runs
+
+.PHONY: env test test-fast lint format demo bench clean
+
+$(STAMP): pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen
+	@touch $@
+
+env: $(STAMP)
+
+lint: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: env
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## the README's test command: lint, dependency check, the whole suite (Lava tests included)
+test: lint
+	$(UV) pip check --python $(BIN)/python
+	$(BIN)/python -m pytest
+
+## quick loop while developing: skips tests marked slow
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow"
+
+## the README's main job: train the default model on the default data (digits)
+demo: env
+	$(BIN)/modspike train --cell src --data digits --steps 25 --hidden 64 --epochs 30 --out $(RUNS)/demo/src
+
+bench: env
+	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/step_time.py
+
+clean:
+	rm -rf $(RUNS) .pytest_cache .ruff_cache

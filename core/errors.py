@@ -1,0 +1,25 @@
+"""Typed errors that the CLI turns into a one-line message and exit code 2.
+
+Every stage raises a subclass of :class:`ModspikeError` for bad input, so that a user never sees a
+traceback from deep inside a library.
+"""
+
+from __future__ import annotations
+
+
+class ModspikeError(Exception):
+    """Bad input or an unsupported request; the message is meant for the user."""
+
+    exit_code = 2
+
+
+class DataError(ModspikeError):
+    """A data set is missing, unreadable or malformed."""
+
+
+class ConfigError(ModspikeError):
+    """An option or combination of options is not valid."""
+
+
+class CheckpointError(ModspikeError):
+    """A run directory or checkpoint is missing or unreadable."""

@@ -1,0 +1,147 @@
+"""Training end to end: every cell trains and reloads; the spiking nets really learn digits."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from modspike.cli import main
+from modspike.data import load_dataset
+from modspike.errors import CheckpointError
+from modspike.train.trainer import TrainConfig, evaluate, load_model, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("cell", ["src", "msrc", "bsrc", "brc", "nbrc", "lif", "cubalif", "ann"])
+def test_every_cell_trains_saves_and_reloads(tmp_path, cell, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--cell",
+            cell,
+            "--epochs",
+            "1",
+            "--limit",
+            "96",
+            "--steps",
+            "8",
+            "--hidden",
+            "16",
+            "--layers",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+            "--seed",
+            "1",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["run_dir"] == str(out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("test_accuracy", "val_accuracy", "epochs", "seconds"):
+        assert key in metrics
+    assert metrics["epochs"] == 1 and 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json",
+        "metrics.json",
+        "model.safetensors",
+    ]
+    model, cfg, _ = load_model(out)
+    data = load_dataset("digits")
+    again = evaluate(model, data.x_test, data.y_test, cfg, seed=cfg.seed + 2)["accuracy"]
+    assert again == pytest.approx(metrics["test_accuracy"])
+
+
+def test_recurrent_layers_train(tmp_path):
+    model, metrics = train(
+        TrainConfig(cell="src", recurrent=True, epochs=1, limit=64, steps=6, hidden=8),
+        progress=False,
+    )
+    assert model.layers[0].rec is not None and model.layers[0].rec.weight.grad is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "cell, epochs, floor", [("src", 4, 0.8), ("lif", 4, 0.8), ("ann", 20, 0.85)]
+)
+def test_networks_learn_digits(cell, epochs, floor):
+    _, metrics = train(TrainConfig(cell=cell, epochs=epochs, seed=0, limit=800), progress=False)
+    assert metrics["test_accuracy"] >= floor, metrics["test_accuracy"]
+    assert metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
+
+
+def test_same_seed_same_run():
+    cfg = TrainConfig(cell="msrc", epochs=1, limit=64, steps=6, hidden=8, seed=5)
+    m1, r1 = train(cfg, progress=False)
+    m2, r2 = train(cfg, progress=False)
+    assert r1["test_accuracy"] == r2["test_accuracy"]
+    for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_bad_options_and_missing_run_are_clear(tmp_path, capsys):
+    assert main(["train", "--steps", "0", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "--steps" in capsys.readouterr().err
+    assert (
+        main(["train", "--hs0", "2:1", "--cell", "msrc", "--out", str(tmp_path / "x"), "--quiet"])
+        == 2
+    )
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(CheckpointError, match="no such run directory"):
+        load_model(tmp_path / "nope")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{")
+    (tmp_path / "bad" / "model.safetensors").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_model(tmp_path / "bad")
+
+
+def test_cli_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "train" in capsys.readouterr().out
+
+
+STAGES = ["train", "export", "hw", "runtime"]
+
+
+def test_stages_import_only_core_and_earlier_stages():
+    """Data flows one way: train -> export -> hw -> runtime; the core imports no stage."""
+    violations = []
+    for folder in ["core", *STAGES]:
+        allowed = STAGES[: STAGES.index(folder) + 1] if folder in STAGES else []
+        for path in (ROOT / folder).rglob("*.py"):
+            if folder == "core" and path.name in ("cli.py", "__main__.py"):
+                continue  # the CLI sits on top of every stage
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                for name in names:
+                    parts = name.split(".")
+                    if parts[0] == "modspike" and len(parts) > 1 and parts[1] in STAGES:
+                        if parts[1] not in allowed:
+                            violations.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not violations, violations
+
+
+def test_rate_predictions_reproducible_across_evaluations():
+    model, metrics = train(
+        TrainConfig(cell="lif", epochs=1, limit=64, steps=6, hidden=8), progress=False
+    )
+    data = load_dataset("digits")
+    cfg = TrainConfig(cell="lif", steps=6)
+    a = evaluate(model, data.x_test, data.y_test, cfg, seed=7)["predictions"]
+    b = evaluate(model, data.x_test, data.y_test, cfg, seed=7)["predictions"]
+    assert np.array_equal(a, b)

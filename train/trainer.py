@@ -1,0 +1,233 @@
+"""Supervised training: rate/latency-coded inputs, readout integrated over time, cross-entropy, Adam."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from modspike.data import Dataset, load_dataset
+from modspike.errors import CheckpointError, ConfigError
+from modspike.rundir import load_run, save_run
+from torch import nn
+from tqdm.auto import tqdm
+
+from .cells import ALL_KINDS
+from .encoding import ENCODINGS, encode
+from .network import ModelConfig, build_model
+
+
+@dataclass
+class TrainConfig:
+    cell: str = "src"
+    data: str = "digits"
+    data_dir: str | None = None
+    encoding: str = "rate"
+    steps: int = 25  # coded time steps T
+    gain: float = 0.8  # rate code: spike probability per step = gain * intensity
+    prefix: int = 0  # silent steps before the code
+    hidden: int = 64
+    layers: int = 1
+    recurrent: bool = False
+    keep_state_grad: bool = False  # SRC family: keep gradients through h, h_s (default: detached)
+    hs0: str = "1.0"
+    fix_hs0: bool = False
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float | None = None  # default: 5e-3 for spiking cells, 1e-3 for the ANN
+    seed: int = 0
+    split_seed: int = 0
+    device: str = "cpu"
+    limit: int | None = None  # use only the first N training samples (quick checks)
+
+    def validate(self) -> None:
+        if self.cell not in ALL_KINDS:
+            raise ConfigError(f"unknown cell {self.cell!r}; choose one of {', '.join(ALL_KINDS)}")
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(
+                f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}"
+            )
+        for name in ("steps", "hidden", "layers", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.prefix < 0 or not self.gain > 0 or (self.lr is not None and not self.lr > 0):
+            raise ConfigError("--prefix must be >= 0, --gain and --lr must be positive")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError("--limit must be at least 1")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError("--device cuda asked for, but torch sees no CUDA device here")
+        if self.device not in ("cpu",) and not self.device.startswith("cuda"):
+            raise ConfigError(f"unknown device {self.device!r}; use cpu or cuda[:N]")
+        try:
+            from .cells.msrc import parse_hs0_init
+
+            parse_hs0_init(self.hs0)
+        except ValueError as exc:
+            raise ConfigError(f"--hs0: {exc}") from None
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else (1e-3 if self.cell == "ann" else 5e-3)
+
+    def model_config(self, n_in: int, n_out: int) -> ModelConfig:
+        return ModelConfig(
+            cell=self.cell,
+            n_in=n_in,
+            hidden=self.hidden,
+            layers=self.layers,
+            n_out=n_out,
+            recurrent=self.recurrent,
+            detach_rec=not self.keep_state_grad,
+            hs0=str(self.hs0),
+            learn_hs0=not self.fix_hs0,
+        )
+
+
+def encode_batch(model: nn.Module, x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator | None):
+    """The network input for a batch of intensities: the intensities themselves for the ANN."""
+    if getattr(model, "static_input", False):
+        return x
+    return encode(x, cfg.encoding, cfg.steps, cfg.gain, cfg.prefix, generator=gen)
+
+
+def _generator(seed: int) -> torch.Generator:
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    cfg: TrainConfig,
+    seed: int,
+    batch_size: int = 512,
+    record: bool = False,
+) -> dict:
+    """Accuracy on ``(x, y)`` with input spikes drawn from a generator seeded by ``seed``.
+
+    With ``record=True`` also returns, per hidden layer, how often each neuron was active
+    (output > 0) over all samples and steps.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    gen = _generator(seed)
+    correct, preds = 0, []
+    active_counts: list[torch.Tensor] | None = None
+    n_steps = 0
+    for start in range(0, len(x), batch_size):
+        xb = torch.as_tensor(x[start : start + batch_size])
+        inp = encode_batch(model, xb, cfg, gen).to(device)
+        logits, recs = model(inp, record=True)
+        pred = logits.argmax(-1).cpu()
+        preds.append(pred)
+        correct += int((pred == torch.as_tensor(y[start : start + batch_size])).sum())
+        if record and recs:
+            counts = [(r > 0).sum(dim=(0, 1)).cpu() for r in recs]
+            active_counts = (
+                counts if active_counts is None else [a + c for a, c in zip(active_counts, counts)]
+            )
+            n_steps += recs[0].shape[0] * recs[0].shape[1]
+    out = {"accuracy": correct / len(x), "predictions": torch.cat(preds).numpy()}
+    if record and active_counts is not None:
+        out["active_fraction"] = [(c.float() / n_steps).numpy() for c in active_counts]
+    return out
+
+
+def train(
+    cfg: TrainConfig, out: str | Path | None = None, progress: bool = True
+) -> tuple[nn.Module, dict]:
+    """Train a model as ``cfg`` says; write the run directory to ``out`` when given.
+
+    The model with the best validation accuracy is kept. Returns ``(model, metrics)``.
+    """
+    cfg.validate()
+    data = load_dataset(cfg.data, cfg.data_dir, cfg.split_seed)
+    torch.manual_seed(cfg.seed)
+    model_cfg = cfg.model_config(data.n_features, data.n_classes)
+    model = build_model(model_cfg).to(cfg.device)
+    metrics = fit(model, data, cfg, progress=progress)
+    if out is not None:
+        save_run(out, model_cfg.to_dict(), asdict(cfg), model.state_dict(), metrics)
+    return model, metrics
+
+
+def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, progress: bool = True) -> dict:
+    """The training loop proper (Adam, cross-entropy on the time-integrated readout)."""
+    x_tr, y_tr = data.x_train, data.y_train
+    if cfg.limit is not None:
+        x_tr, y_tr = x_tr[: cfg.limit], y_tr[: cfg.limit]
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    loss_fn = nn.CrossEntropyLoss()
+    gen = _generator(cfg.seed)
+    order_rng = np.random.default_rng(cfg.seed)
+    best = (-1.0, 0, copy.deepcopy(model.state_dict()))
+    history = []
+    t0 = time.perf_counter()
+    bar = tqdm(
+        range(1, cfg.epochs + 1), desc=f"train {cfg.cell}", unit="epoch", disable=not progress
+    )
+    for epoch in bar:
+        model.train()
+        order = order_rng.permutation(len(x_tr))
+        total_loss, n_batches = 0.0, 0
+        for start in range(0, len(order), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            xb = torch.as_tensor(x_tr[idx])
+            inp = encode_batch(model, xb, cfg, gen).to(cfg.device)
+            loss = loss_fn(model(inp), torch.as_tensor(y_tr[idx], device=cfg.device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += loss.item()
+            n_batches += 1
+        val = evaluate(model, data.x_val, data.y_val, cfg, seed=cfg.seed + 1)["accuracy"]
+        history.append({"epoch": epoch, "loss": total_loss / n_batches, "val_accuracy": val})
+        if not math.isfinite(total_loss):
+            raise ConfigError(
+                f"training diverged at epoch {epoch} (loss is not finite); lower --lr"
+            )
+        if val > best[0]:
+            best = (val, epoch, copy.deepcopy(model.state_dict()))
+        bar.set_postfix(loss=f"{total_loss / n_batches:.3f}", val=f"{val:.3f}")
+    seconds = time.perf_counter() - t0
+    model.load_state_dict(best[2])
+    test = evaluate(model, data.x_test, data.y_test, cfg, seed=cfg.seed + 2, record=True)
+    metrics = {
+        "test_accuracy": test["accuracy"],
+        "val_accuracy": best[0],
+        "best_epoch": best[1],
+        "epochs": cfg.epochs,
+        "seconds": seconds,
+        "n_train": len(x_tr),
+        "n_test": len(data.x_test),
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+        "history": history,
+    }
+    if "active_fraction" in test:
+        fractions = test["active_fraction"]
+        metrics["never_active_neurons"] = [int((f == 0).sum()) for f in fractions]
+        metrics["active_fraction_mean"] = [float(f.mean()) for f in fractions]
+    return metrics
+
+
+def load_model(run_dir: str | Path) -> tuple[nn.Module, TrainConfig, dict]:
+    """Rebuild a trained model from its run directory: ``(model, train_config, metrics)``."""
+    config, state, metrics = load_run(run_dir)
+    try:
+        model_cfg = ModelConfig.from_dict(config["model"])
+        train_cfg = TrainConfig(
+            **{k: v for k, v in config["train"].items() if k in TrainConfig.__dataclass_fields__}
+        )
+        model = build_model(model_cfg)
+        model.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{run_dir}: config and weights do not match ({exc})") from None
+    model.eval()
+    return model, train_cfg, metrics
