@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.modspike-synced
 RUNS := runs
 
-.PHONY: env test test-fast lint format demo bench clean
+.PHONY: env test test-fast lint format demo bench bench-extra clean
 
 $(STAMP): pyproject.toml uv.lock
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -37,8 +37,13 @@ demo: env
 	$(BIN)/modspike train --cell src --data digits --steps 25 --hidden 64 --epochs 30 --out $(RUNS)/demo/src
 
 bench: env
-	$(BIN)/python benchmarks/accuracy.py
-	$(BIN)/python benchmarks/step_time.py
+	nice -n 10 $(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache
+
+## the longer studies: learnable h_s0 on digits (~5 min), adaptation (~10 min), warm-up copy task
+bench-extra: env
+	nice -n 10 $(BIN)/python benchmarks/hs0_training.py
+	nice -n 10 $(BIN)/python benchmarks/adaptation.py
+	nice -n 10 $(BIN)/python benchmarks/warmup_copy.py

@@ -76,6 +76,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
     p.add_argument("--limit", type=int, help="train on the first N training samples only")
+    p.add_argument(
+        "--qat",
+        action="store_true",
+        help="quantisation-aware training: the forward pass is the exported 8-bit integer network",
+    )
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="VAA* warm-up steps before training, for brc/nbrc/src/msrc/bsrc (default: 0, off)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
     p.set_defaults(func=_cmd_train)
@@ -94,7 +106,138 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_train]
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="quantise a trained run and write a deployable artifact (NIR + manifest [+ ONNX])",
+        description="Quantise RUN_DIR to the fixed-point format, measure float-vs-quantised fidelity"
+        " on the test split, and write ARTIFACT_DIR/{model.nir, manifest.json[, baseline.onnx]}.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a spiking run written by modspike train")
+    p.add_argument("--bits", type=int, default=8, help="weight mantissa bits, 2..8 (default: 8)")
+    p.add_argument(
+        "--granularity",
+        default="layer",
+        choices=["layer", "neuron"],
+        help="one weight exponent per layer (Loihi's weight_exp) or per output neuron",
+    )
+    p.add_argument("--baseline", metavar="ANN_RUN_DIR", help="an ANN run to add as baseline.onnx")
+    p.add_argument("--data-dir", help="folder with the IDX files (mnist / fashion-mnist runs)")
+    p.add_argument("--out", required=True, metavar="ARTIFACT_DIR", help="artifact folder to write")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from modspike.export.artifact_build import export_run
+
+    summary = export_run(
+        args.run_dir, args.out, args.bits, args.granularity, args.baseline, args.data_dir
+    )
+    print(json.dumps(summary))
+    return 0
+
+
+def _add_import_nir(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-nir",
+        help="check a NIR file (from any tool) and wrap it as an artifact",
+        description="Read FILE.nir, check that modspike can run it, and write ARTIFACT_DIR. NIR has"
+        " no time step: dt comes from the file's metadata, else --dt, else 1e-4 (snntorch's);"
+        " the command says which.",
+    )
+    p.add_argument("file", metavar="FILE.nir")
+    p.add_argument("--dt", type=float, help="time step in seconds if the file does not record one")
+    p.add_argument("--out", required=True, metavar="ARTIFACT_DIR", help="artifact folder to write")
+    p.set_defaults(func=_cmd_import_nir)
+
+
+def _cmd_import_nir(args: argparse.Namespace) -> int:
+    from modspike.export.artifact_build import import_to_artifact
+
+    summary = import_to_artifact(args.file, args.out, args.dt)
+    source = {
+        "metadata": "from the file's metadata",
+        "--dt": "from --dt",
+        "default": "default: none in the file and no --dt (snntorch's convention)",
+    }[summary["dt_source"]]
+    print(f"modspike import-nir: dt = {summary['dt']:g} s ({source})", file=sys.stderr)
+    for note in summary["notes"]:
+        print(f"modspike import-nir: note: {note}", file=sys.stderr)
+    print(json.dumps(summary))
+    return 0
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inspect",
+        help="summarise an artifact: layers, neurons, synapses, bits, memory, Loihi 2 fit",
+        description="Verify ARTIFACT_DIR (checksums, schema) and print a readable summary.",
+    )
+    p.add_argument("artifact", metavar="ARTIFACT_DIR")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cmd_inspect)
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from modspike.export.artifact_build import open_artifact
+    from modspike.export.summary import format_summary, summarize
+
+    summary = summarize(*open_artifact(args.artifact))
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="excitability of SRC / mSRC / BSRC neurons: f-I curves, hysteresis, delay, bursts",
+        description="Sweep a constant drive up from rest and down from spiking for every h_s0; "
+        "classify each neuron (silent, type1, type2, type2*, bursting, tonic, "
+        "depolarisation_block; rule in docs/cells.md). Writes DIR/excitability.json and PNGs.",
+    )
+    p.add_argument(
+        "--cell", default="msrc", choices=["src", "msrc", "bsrc"], help="(default: msrc)"
+    )
+    p.add_argument(
+        "--hs0", metavar="LIST", help="h_s0 values, comma separated (mSRC: 1.0; BSRC: 0.7)"
+    )
+    p.add_argument("--hs0-range", metavar="A:B:N", help="N values of h_s0 from A to B")
+    p.add_argument("--r", metavar="R", help="fast gain r (SRC 2, mSRC/BSRC 4; 5.263 = option D)")
+    p.add_argument(
+        "--drive-range",
+        metavar="A:B:N",
+        help="drives x (default: src -6:8:141, msrc 0:8:201, bsrc -2:3:101); "
+        "a negative start needs '=': --drive-range=-2:3:101",
+    )
+    p.add_argument(
+        "--synapse-alpha",
+        metavar="A",
+        help="exponential input synapse, 0 <= A < 1 (default 0: the drive enters directly)",
+    )
+    p.add_argument("--bias", metavar="B", help="the cell's bias b (default: 0; BSRC -5)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder to write")
+    p.set_defaults(func=_cmd_analyze)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from modspike.train.excitability_plots import write_report
+
+    options = ("cell", "hs0", "hs0_range", "r", "drive_range", "synapse_alpha", "bias")
+    summary = write_report(
+        args.out, **{k: getattr(args, k) for k in options}, progress=not args.quiet
+    )
+    print(json.dumps(summary))
+    return 0
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_train,
+    _add_export,
+    _add_import_nir,
+    _add_inspect,
+    _add_analyze,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

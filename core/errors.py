@@ -23,3 +23,15 @@ class ConfigError(ModspikeError):
 
 class CheckpointError(ModspikeError):
     """A run directory or checkpoint is missing or unreadable."""
+
+
+class QuantizationError(ModspikeError):
+    """A network cannot be put on the fixed-point grid (NaN/Inf, or a value beyond its bit width)."""
+
+
+class NIRError(ModspikeError):
+    """A NIR file or graph is unreadable, malformed, or uses something modspike cannot run."""
+
+
+class ArtifactError(ModspikeError):
+    """A deployable artifact is missing, corrupted, fails its checksums or is from a newer schema."""

@@ -47,8 +47,8 @@ class CubaLIFCell(nn.Module):
         self.n = n
         self.alpha, self.beta, self.threshold = alpha, beta, threshold
         self.neuron = snn.Synaptic(
-            alpha=alpha, beta=beta, threshold=threshold, reset_mechanism="zero"
-        )
+            alpha=alpha, beta=beta, threshold=threshold, reset_mechanism="zero", reset_delay=False
+        )  # reset at once, as NIR CubaLIF and Lava's LIF do (snntorch's default holds v one step)
 
     def initial_state(self, batch: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.zeros(batch, self.n, device=device)

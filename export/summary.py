@@ -1,0 +1,211 @@
+"""``modspike inspect``: what an artifact holds, what it costs in memory, and whether it fits one
+Loihi 2 neurocore (and if not, why)."""
+
+from __future__ import annotations
+
+import numpy as np
+from modspike.artifact import Artifact
+from modspike.fixedpoint import STATE_BITS
+
+from .netspec import NetSpec
+
+# Public figures (docs/fixed-point.md, "Loihi 2 core budget"): 1M neurons / 128 neurocores per chip,
+# 128 KB of local SRAM per core shared by synapses, neuron state and parameters; 8-bit weight
+# mantissas in Lava's Dense; a Loihi core accepts at most 4096 input axons (spikingjelly#543).
+LOIHI2_NEURONS_PER_CORE = 8192
+LOIHI2_MEMORY_BYTES_PER_CORE = 128 * 1024
+LOIHI2_AXONS_PER_CORE = 4096
+LOIHI2_WEIGHT_BITS = 8
+
+STATE_WORDS = {"lif": 2, "cubalif": 2, "src": 3, "msrc": 3, "bsrc": 4, "li": 1, "i": 1, "if": 1}
+PARAM_BITS = {"lif": 17 + 13, "cubalif": 17 + 13, "src": 24, "msrc": 48, "bsrc": 48, "if": 17}
+TABLE_BITS = 3 * 513 * 24  # tanh, squash and gate tables of the SRC family (512 segments)
+SHARED_BITS = {"lif": 24, "cubalif": 24, "src": TABLE_BITS, "msrc": TABLE_BITS, "bsrc": TABLE_BITS}
+
+
+def _bytes(bits: float) -> int:
+    return int(np.ceil(bits / 8))
+
+
+def summarize(artifact: Artifact, spec: NetSpec) -> dict:
+    """A JSON-able summary of an opened artifact."""
+    m = artifact.manifest
+    bits = spec.weight_bits
+    weight_bits = bits if bits is not None else 32
+    state_bits = STATE_BITS if bits is not None else 32
+    layers, reasons, notes = [], [], []
+    for layer in spec.layers:
+        neuron_bits = layer.n * (
+            STATE_WORDS.get(layer.kind, 1) * state_bits + PARAM_BITS.get(layer.kind, 0)
+        )
+        mem_bits = layer.synapses * weight_bits + neuron_bits + SHARED_BITS.get(layer.kind, 0)
+        layers.append(
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "neurons": layer.n,
+                "inputs": layer.n_in,
+                "recurrent": layer.rec_weight is not None,
+                "synapses": layer.synapses,
+                "weight_bits": bits,
+                "memory_bytes": _bytes(mem_bits),
+            }
+        )
+        if layer.kind in ("lif", "cubalif"):
+            decays = len(np.unique(np.round(layer.params["beta"], 12)))
+            if decays > 1:
+                notes.append(
+                    f"{layer.name}: {decays} distinct decays; Lava's LIF holds one du/dv per process,"
+                    f" so it needs {decays} processes"
+                )
+        if layer.kind in ("src", "msrc", "bsrc"):
+            notes.append(
+                f"{layer.name}: the {layer.kind} neuron is not built into Loihi 2; it runs as a"
+                " microcoded neuron model (graded spikes carry max(h, 0))"
+            )
+    readout = None
+    if spec.readout is not None:
+        n_out, n_last = spec.readout.shape
+        ro_bits = spec.readout.size * weight_bits + n_out * state_bits
+        readout = {
+            "neurons": int(n_out),
+            "inputs": int(n_last),
+            "synapses": int(spec.readout.size),
+            "weight_bits": bits,
+            "memory_bytes": _bytes(ro_bits),
+            "integrates": "sum over time" if spec.sum_over_time else "per step",
+        }
+    neurons = sum(x["neurons"] for x in layers) + (readout["neurons"] if readout else 0)
+    synapses = sum(x["synapses"] for x in layers) + (readout["synapses"] if readout else 0)
+    memory = sum(x["memory_bytes"] for x in layers) + (readout["memory_bytes"] if readout else 0)
+    if bits is None:
+        reasons.append("weights are float32: not quantised (export a trained run with --bits)")
+    elif bits > LOIHI2_WEIGHT_BITS:
+        reasons.append(f"{bits}-bit weights exceed Loihi's 8-bit mantissas")
+    if neurons > LOIHI2_NEURONS_PER_CORE:
+        reasons.append(f"{neurons} neurons > {LOIHI2_NEURONS_PER_CORE} per core")
+    if memory > LOIHI2_MEMORY_BYTES_PER_CORE:
+        reasons.append(
+            f"{memory / 1024:.1f} KiB of synapses and state > {LOIHI2_MEMORY_BYTES_PER_CORE // 1024}"
+            " KiB per core"
+        )
+    if spec.n_in > LOIHI2_AXONS_PER_CORE:
+        reasons.append(f"{spec.n_in} input axons > {LOIHI2_AXONS_PER_CORE} per core")
+    if spec.granularity == "neuron":
+        notes.append(
+            "per-neuron weight exponents: Lava's Dense has one weight_exp per process (split the"
+            " layer, or fold the exponents into the mantissas / thresholds)"
+        )
+    return {
+        "artifact": str(artifact.path),
+        "schema": m.get("schema"),
+        "created_by": m.get("created_by"),
+        "cell": m.get("cell"),
+        "dt": spec.dt,
+        "dt_source": m.get("dt_source", spec.dt_source),
+        "encoding": m.get("encoding"),
+        "steps": m.get("steps"),
+        "data": m.get("data"),
+        "quantization": m.get("quantization"),
+        "accuracy": m.get("accuracy"),
+        "baseline": m.get("baseline"),
+        "layers": layers,
+        "readout": readout,
+        "totals": {"neurons": neurons, "synapses": synapses, "memory_bytes": memory},
+        "loihi2_core": {
+            "fits": not reasons,
+            "reasons": reasons,
+            "notes": notes,
+            "budget": {
+                "neurons": LOIHI2_NEURONS_PER_CORE,
+                "memory_bytes": LOIHI2_MEMORY_BYTES_PER_CORE,
+                "input_axons": LOIHI2_AXONS_PER_CORE,
+                "weight_bits": LOIHI2_WEIGHT_BITS,
+            },
+        },
+        "warnings": m.get("warnings", []),
+    }
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f} %"
+
+
+def format_summary(s: dict) -> str:
+    """The readable form printed by ``modspike inspect``."""
+    versions = s.get("created_by") or {}
+    lines = [
+        f"artifact   {s['artifact']}  ({s['schema']}; modspike {versions.get('modspike')},"
+        f" nir {versions.get('nir')}, torch {versions.get('torch')}, lava {versions.get('lava-nc')})"
+    ]
+    enc = s.get("encoding") or {}
+    data = (s.get("data") or {}).get("name", "-")
+    code = f"{enc.get('name')} code, T = {enc.get('steps')}" if enc else "encoding unknown"
+    lines.append(
+        f"network    {s['cell']}, {len(s['layers'])} layer(s); dt = {s['dt']:g} s ({s['dt_source']});"
+        f" {code}; data {data}"
+    )
+    q = s.get("quantization")
+    if q:
+        frac = (
+            f"; SRC states with {q['src_frac_bits']} fractional bits"
+            if q.get("src_frac_bits")
+            else ""
+        )
+        qat = " (QAT)" if q.get("qat") else ""
+        lines.append(
+            f"quantised  {q['weight_bits']}-bit weights, one exponent per {q['granularity']}{qat}"
+            f" ({q['format']}){frac}"
+        )
+    else:
+        lines.append("quantised  no (float32 parameters)")
+    acc = s.get("accuracy")
+    if acc:
+        jac = ", ".join(f"{j:.3f}" for j in acc.get("jaccard") or [])
+        lines.append(
+            f"accuracy   float {_pct(acc.get('float'))}, quantised {_pct(acc.get('quantized'))};"
+            f" Jaccard per layer [{jac}]; flipped predictions {_pct(acc.get('prediction_flips'))}"
+        )
+    lines.append("")
+    header = f"{'layer':<18}{'kind':<9}{'neurons':>8}{'inputs':>8}{'synapses':>10}{'bits':>6}{'memory':>11}"
+    lines.append(header)
+    for x in s["layers"]:
+        name = x["name"] + (" (+rec)" if x["recurrent"] else "")
+        lines.append(
+            f"{name:<18}{x['kind']:<9}{x['neurons']:>8}{x['inputs']:>8}{x['synapses']:>10}"
+            f"{x['weight_bits'] or 32:>6}{x['memory_bytes'] / 1024:>9.1f} KiB"
+        )
+    r = s.get("readout")
+    if r:
+        lines.append(
+            f"{'readout':<18}{'sum' if r['integrates'] == 'sum over time' else 'step':<9}"
+            f"{r['neurons']:>8}{r['inputs']:>8}{r['synapses']:>10}{r['weight_bits'] or 32:>6}"
+            f"{r['memory_bytes'] / 1024:>9.1f} KiB"
+        )
+    t = s["totals"]
+    lines.append(
+        f"{'total':<17}{'':<9}{t['neurons']:>8}{'':>8}{t['synapses']:>10}{'':>6}"
+        f"{t['memory_bytes'] / 1024:>9.1f} KiB"
+    )
+    lines.append("")
+    core = s["loihi2_core"]
+    budget = core["budget"]
+    limits = (
+        f"(budget: {budget['neurons']} neurons, {budget['memory_bytes'] // 1024} KiB,"
+        f" {budget['input_axons']} input axons, {budget['weight_bits']}-bit weights)"
+    )
+    if core["fits"]:
+        lines.append(f"Loihi 2    fits one neurocore {limits}")
+    else:
+        lines.append(f"Loihi 2    does NOT fit one neurocore {limits}:")
+        lines += [f"           - {reason}" for reason in core["reasons"]]
+    lines += [f"           note: {note}" for note in core["notes"]]
+    b = s.get("baseline")
+    if b:
+        lines.append(
+            f"baseline   {b['file']}: ANN, torch {_pct(b['torch_accuracy'])}, onnxruntime"
+            f" {_pct(b['onnx_accuracy'])}, identical predictions: {b['identical_predictions']}"
+        )
+    for w in s.get("warnings") or []:
+        lines.append(f"warning    {w}")
+    return "\n".join(lines)

@@ -1,0 +1,243 @@
+"""Warm-up initialisation (Lambrechts et al., Neural Networks 2023; cells.md section 6).
+
+Before supervised training, each recurrent layer is pushed towards multistability: many distinct
+stable states reachable from the states the data leads to. The measure is VAA ("variability
+amongst attractors", the fraction of distinct final states) and its differentiable proxy VAA*.
+One warm-up step:
+
+1. draw the stabilisation length ``T_s ~ U{1 .. min(1 + 10 step, 200)}``;
+2. initial states: run the network on a random-length prefix of each of ``n`` training sequences;
+3. for each layer separately, feed one random constant input ``u ~ N(0, I)`` (of the layer's input
+   size) for ``T_s`` steps from those states and compute VAA* of the final states;
+4. loss = mean over layers of ``(VAA* - 0.95)^2``; Adam (lr 1e-2) over all parameters.
+
+Works on any model whose ``.layers`` is a sequence of :class:`~modspike.train.network.CellLayer`
+(``SpikingNet`` and the benchmark models): BRC / nBRC (state ``h``), SRC and mSRC (state
+``(h, h_s)``; the input current ``i`` converges to the same value for every sample under a constant
+input and is left out). For the SRC family the recurrence is *not* detached during warm-up
+(``keep_state_grad=True``): with the detached recurrence of training, the final state would depend
+on the weights only through the last step and VAA* would see nothing of the attractors.
+Caveat for spiking cells: final states of a neuron on a limit cycle differ by phase, so VAA counts
+phases as distinct "attractors"; it measures multistability cleanly only for BRC / nBRC.
+
+Measured (docs/neuromodulation.md section 3): as specified, warm-up raises the VAA of nBRC layers
+(and speeds up learning copy-first-input) but *lowers* that of BRC layers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import cycle
+
+import torch
+from torch import nn
+
+from .cells import BRCCell, MSRCCell, SRCCell
+
+EPSILON_INVERSE = 1e-6
+WARMUP_CELLS = ("brc", "nbrc", "src", "msrc", "bsrc")
+
+
+def vaa_star(h: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """Differentiable VAA* of final states ``h`` (n, d): ``mean_i 1 / sum_j C_ij`` with
+    ``d_ij = ||tanh h_i - tanh h_j||`` and ``C_ij = 1 - ReLU(d_ij - eps) / (d_ij + 1e-6)``."""
+    t = torch.tanh(h)
+    # cdist's backward is NaN at zero distance (the diagonal); the squared form is safe
+    d2 = (t.unsqueeze(0) - t.unsqueeze(1)).pow(2).sum(-1)
+    d = torch.sqrt(d2 + 1e-20)
+    close = 1 - torch.relu(d - eps) / (d + EPSILON_INVERSE)
+    return (1.0 / close.sum(1)).mean()
+
+
+@torch.no_grad()
+def vaa(h: torch.Tensor, eps: float = 1e-4) -> float:
+    """VAA (not differentiable): ``mean_i 1 / |{j : ||h_j - h_i|| < eps}|`` = distinct states / n."""
+    d = (h.unsqueeze(0) - h.unsqueeze(1)).norm(dim=-1)  # exact zeros on the diagonal
+    return float((1.0 / (d < eps).sum(1).float()).mean())
+
+
+def cell_state_vector(cell: nn.Module, cell_state) -> torch.Tensor:
+    """The part of a cell's state that VAA compares, flattened to (n, d)."""
+    if isinstance(cell, BRCCell):
+        return cell_state
+    if isinstance(cell, (SRCCell, MSRCCell)):
+        return torch.cat([cell_state.h, cell_state.hs], -1)
+    raise TypeError(f"warm-up supports BRC, nBRC, SRC and mSRC layers, not {type(cell).__name__}")
+
+
+def _where(mask: torch.Tensor, new, old):
+    """``torch.where`` over a nested tuple / NamedTuple of (B, ...) tensors; ``mask`` is (B,)."""
+    if isinstance(new, torch.Tensor):
+        return torch.where(mask.view(-1, *([1] * (new.dim() - 1))), new, old)
+    items = [_where(mask, a, b) for a, b in zip(new, old)]
+    return type(new)(*items) if hasattr(new, "_fields") else type(new)(items)
+
+
+def _layers(model: nn.Module | Sequence[nn.Module]) -> list[nn.Module]:
+    layers = getattr(model, "layers", model)
+    return list(layers)
+
+
+@contextmanager
+def state_gradients(layers: Sequence[nn.Module], keep: bool = True) -> Iterator[None]:
+    """Temporarily turn off ``detach_rec`` in the SRC-family cells of ``layers``."""
+    saved = []
+    try:
+        for layer in layers:
+            consts = getattr(layer.cell, "constants", None)
+            if keep and consts is not None and getattr(consts, "detach_rec", False):
+                saved.append((layer.cell, consts))
+                layer.cell.constants = dataclasses.replace(consts, detach_rec=False)
+        yield
+    finally:
+        for cell, consts in saved:
+            cell.constants = consts
+
+
+def sample_initial_states(
+    layers: Sequence[nn.Module], sequences: torch.Tensor, generator: torch.Generator | None = None
+) -> list:
+    """Each sequence of ``sequences`` (T, n, n_in) cut at a random length in 1..T; returns the
+    per-layer ``CellLayer`` states reached at those lengths (with graph)."""
+    steps, n = sequences.shape[:2]
+    lengths = torch.randint(1, steps + 1, (n,), generator=generator)
+    states = [layer.initial_state(n, sequences.device) for layer in layers]
+    captured = list(states)
+    for t in range(int(lengths.max())):
+        s = sequences[t]
+        for k, layer in enumerate(layers):
+            s, states[k] = layer(s, states[k])
+        at = lengths == t + 1
+        if at.any():
+            captured = [_where(at, new, old) for new, old in zip(states, captured)]
+    return captured
+
+
+def layer_final_states(layer: nn.Module, state0, u: torch.Tensor, steps: int) -> torch.Tensor:
+    """Run ``layer`` from ``state0`` for ``steps`` steps of the constant input ``u`` (1, n_in)."""
+    n = state0[0].shape[0]
+    x = u.expand(n, -1)
+    state = state0
+    for _ in range(steps):
+        _, state = layer(x, state)
+    return cell_state_vector(layer.cell, state[1])
+
+
+@dataclass
+class WarmupConfig:
+    steps: int = 100
+    n: int = 32  # sequences (initial states) per warm-up step
+    lr: float = 1e-2
+    eps: float = 1e-4
+    target: float = 0.95
+    stab_increment: int = 10
+    stab_max: int = 200
+    keep_state_grad: bool = True
+    seed: int = 0
+
+
+def _sequence_source(sequences, n: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
+    """Batches of ``n`` sequences (T, n, n_in): random columns of a tensor, or an iterable cycled."""
+    if isinstance(sequences, torch.Tensor):
+        while True:
+            idx = torch.randint(0, sequences.shape[1], (n,), generator=gen)
+            yield sequences[:, idx]
+    else:
+        for batch in cycle(sequences):
+            yield batch[:, :n]
+
+
+def warmup_(
+    model: nn.Module | Sequence[nn.Module],
+    sequences: torch.Tensor | Iterable[torch.Tensor],
+    steps: int = 100,
+    config: WarmupConfig | None = None,
+    progress: bool = False,
+) -> list[dict]:
+    """Warm up ``model`` in place (cells.md section 6); returns the per-step history.
+
+    ``sequences``: training inputs (T, N, n_in), from which ``n`` are drawn per step, or an
+    iterable of such batches. ``steps`` overrides ``config.steps``.
+    """
+    cfg = dataclasses.replace(config or WarmupConfig(), steps=steps)
+    layers = _layers(model)
+    params = [p for layer in layers for p in layer.parameters()]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    source = _sequence_source(sequences, cfg.n, gen)
+    history = []
+    with state_gradients(layers, cfg.keep_state_grad):
+        for step in range(cfg.steps):
+            bound = min(1 + step * cfg.stab_increment, cfg.stab_max)
+            stab = int(torch.randint(1, bound + 1, (), generator=gen))
+            h0 = sample_initial_states(layers, next(source), gen)
+            values = []
+            for layer, state0 in zip(layers, h0):
+                u = torch.randn(1, layer.synapse.in_features, generator=gen)
+                values.append(vaa_star(layer_final_states(layer, state0, u, stab), cfg.eps))
+            vs = torch.stack(values)
+            loss = (vs - cfg.target).pow(2).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append({"step": step + 1, "stabilisation": stab, "vaa_star": vs.tolist()})
+            if progress and (step + 1) % 10 == 0:
+                print(
+                    f"  warm-up {step + 1}/{cfg.steps}: VAA* {[round(v, 3) for v in vs.tolist()]}"
+                )
+    return history
+
+
+@torch.no_grad()
+def measure_vaa(
+    model: nn.Module | Sequence[nn.Module],
+    sequences: torch.Tensor,
+    stabilisation: int = 1000,
+    estimates: int = 10,
+    n: int = 32,
+    eps: float = 1e-4,
+    seed: int = 0,
+) -> float:
+    """VAA of the whole stack (all layers' states concatenated), averaged over ``estimates``.
+
+    Each estimate: ``n`` initial states from random prefixes of the sequences, one random constant
+    network input for ``stabilisation`` steps (the paper uses 10,000), VAA of the final states.
+    """
+    layers = _layers(model)
+    gen = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for _ in range(estimates):
+        idx = torch.randint(0, sequences.shape[1], (n,), generator=gen)
+        states = sample_initial_states(layers, sequences[:, idx], gen)
+        x = torch.randn(1, layers[0].synapse.in_features, generator=gen).expand(n, -1)
+        for _ in range(stabilisation):
+            s = x
+            for k, layer in enumerate(layers):
+                s, states[k] = layer(s, states[k])
+        h = torch.cat([cell_state_vector(L.cell, st[1]) for L, st in zip(layers, states)], -1)
+        total += vaa(h, eps)
+    return total / estimates
+
+
+@torch.no_grad()
+def measure_layer_vaa_star(
+    model: nn.Module | Sequence[nn.Module],
+    sequences: torch.Tensor,
+    stabilisation: int = 200,
+    n: int = 32,
+    eps: float = 1e-4,
+    seed: int = 0,
+) -> list[float]:
+    """VAA* per layer, as the warm-up loss sees it (one draw, fixed ``stabilisation``)."""
+    layers = _layers(model)
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, sequences.shape[1], (n,), generator=gen)
+    h0 = sample_initial_states(layers, sequences[:, idx], gen)
+    out = []
+    for layer, state0 in zip(layers, h0):
+        u = torch.randn(1, layer.synapse.in_features, generator=gen)
+        out.append(float(vaa_star(layer_final_states(layer, state0, u, stabilisation), eps)))
+    return out
