@@ -35,3 +35,11 @@ class NIRError(ModspikeError):
 
 class ArtifactError(ModspikeError):
     """A deployable artifact is missing, corrupted, fails its checksums or is from a newer schema."""
+
+
+class HardwareError(ModspikeError):
+    """A hardware backend (Lava, Loihi 2) is not available here or cannot run the artifact."""
+
+
+class HardwareError(ModspikeError):
+    """A hardware backend (Lava, Loihi 2) is missing, or cannot run the requested network."""
