@@ -38,8 +38,4 @@ class ArtifactError(ModspikeError):
 
 
 class HardwareError(ModspikeError):
-    """A hardware backend (Lava, Loihi 2) is not available here or cannot run the artifact."""
-
-
-class HardwareError(ModspikeError):
     """A hardware backend (Lava, Loihi 2) is missing, or cannot run the requested network."""
