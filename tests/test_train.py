@@ -145,3 +145,29 @@ def test_rate_predictions_reproducible_across_evaluations():
     a = evaluate(model, data.x_test, data.y_test, cfg, seed=7)["predictions"]
     b = evaluate(model, data.x_test, data.y_test, cfg, seed=7)["predictions"]
     assert np.array_equal(a, b)
+
+
+def test_model_kept_is_the_epoch_with_the_lowest_validation_loss():
+    _, metrics = train(
+        TrainConfig(cell="src", hidden=16, steps=8, epochs=4, limit=200), progress=False
+    )
+    losses = [h["val_loss"] for h in metrics["history"]]
+    best = int(np.argmin(losses))
+    assert metrics["best_epoch"] == best + 1
+    assert metrics["val_loss"] == losses[best]
+    assert metrics["val_accuracy"] == metrics["history"][best]["val_accuracy"]
+
+
+def test_warmup_steps_change_the_network_before_training(tmp_path, capsys):
+    base = dict(cell="nbrc", hidden=8, steps=6, epochs=1, limit=64, seed=3)
+    plain, _ = train(TrainConfig(**base), progress=False)
+    warm, metrics = train(TrainConfig(**base, warmup_steps=5), progress=False)
+    differs = [
+        not torch.equal(a, b)
+        for a, b in zip(plain.state_dict().values(), warm.state_dict().values())
+    ]
+    assert any(differs)
+    assert metrics["warmup"]["steps"] == 5 and len(metrics["warmup"]["vaa_star_last"]) == 1
+    code = main(["train", "--cell", "lif", "--warmup-steps", "3", "--out", str(tmp_path / "x")])
+    assert code == 2 and "--warmup-steps applies to the recurrent cells" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -193,7 +193,7 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, progress: bool = True
 
         n = min(len(x_tr), 512)
         seqs = encode_batch(model, torch.as_tensor(x_tr[:n]), cfg, gen).to(cfg.device)
-        warmup_(
+        warmup_history = warmup_(
             getattr(model, "net", model),  # the float network inside a QAT wrapper
             seqs,
             steps=cfg.warmup_steps,
@@ -255,6 +255,12 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, progress: bool = True
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "history": history,
     }
+    if cfg.warmup_steps > 0:
+        metrics["warmup"] = {
+            "steps": cfg.warmup_steps,
+            "vaa_star_first": warmup_history[0]["vaa_star"],
+            "vaa_star_last": warmup_history[-1]["vaa_star"],
+        }
     if "active_fraction" in test:
         fractions = test["active_fraction"]
         metrics["never_active_neurons"] = [int((f == 0).sum()) for f in fractions]
