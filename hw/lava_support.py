@@ -39,7 +39,9 @@ def loihi2_available() -> bool:
     """True when the Loihi 2 hardware extension (lava-loihi) is importable."""
     try:
         import_lava()
-        importlib.import_module("lava.magma.compiler.subcompilers.nc.ncproc_compiler")
+        # run_configs.Loihi2HwCfg needs the NeuroCore models, which only lava-loihi ships
+        importlib.import_module("lava.magma.core.model.nc.model")
+        importlib.import_module("lava.magma.core.run_configs").Loihi2HwCfg  # noqa: B018
     except (HardwareError, ImportError):
         return False
     return True
