@@ -1,0 +1,140 @@
+"""``modspike run``: an artifact on one backend over a data split, with accuracy and spike counts.
+
+Backends: ``torch`` (the artifact's float dynamics, export/runner.py), ``sim`` (the batched
+integer simulator, ``IntNetwork``), ``lava`` (Lava's CPU simulator, fixed_pt models, all samples
+in one run) and ``loihi2`` (needs Intel's extension; a clear error elsewhere). Input spikes are
+drawn once per call from the artifact's encoding with ``seed``, so every backend sees the same
+spikes. ``seconds`` is the simulation itself: no imports, no graph building, no Lava start-up.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from modspike.data import load_dataset
+from modspike.errors import ConfigError, HardwareError
+from modspike.export.artifact_build import open_artifact
+from modspike.export.runner import build_runner
+from modspike.hw.backends import simulate
+from modspike.hw.lava_support import require_loihi2
+from modspike.train.encoding import encode
+from tqdm import tqdm
+
+BACKENDS = ("torch", "sim", "lava", "loihi2")
+
+
+def encode_split(manifest: dict, x: np.ndarray, seed: int) -> np.ndarray:
+    """Input spikes ``(T, N, n_in)`` (uint8) for intensities ``x`` as the artifact's encoding says."""
+    enc = manifest.get("encoding") or {}
+    if "name" not in enc or "steps" not in enc:
+        raise ConfigError("the artifact's manifest names no input encoding (name, steps)")
+    gen = torch.Generator().manual_seed(seed)
+    kw = {"gain": enc.get("gain", 1.0), "prefix": enc.get("prefix", 0), "generator": gen}
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    return encode(xt, enc["name"], enc["steps"], **kw).numpy().astype(np.uint8)
+
+
+def _run_torch(spec, spikes: np.ndarray, batch: int, progress: bool):
+    runner = build_runner(spec, "float")
+    logits, counts, seconds = [], None, 0.0
+    for start in tqdm(range(0, spikes.shape[1], batch), desc="torch", disable=not progress):
+        chunk = torch.as_tensor(spikes[:, start : start + batch], dtype=torch.float32)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            out, recs = runner(chunk, record=True)
+        seconds += time.perf_counter() - t0
+        logits.append(out.numpy())
+        c = [(r != 0).sum(dim=0).numpy() for r in recs]  # (batch, n) per layer
+        counts = c if counts is None else [np.concatenate([a, b]) for a, b in zip(counts, c)]
+    return np.concatenate(logits), counts, seconds, {"mode": "float"}
+
+
+def _run_fixed(net, spikes: np.ndarray, backend: str, batch: int, progress: bool):
+    if backend == "lava":  # one Lava run for all samples: start-up is paid once
+        chunks = [(0, spikes.shape[1])]
+    else:
+        chunks = [(s, min(s + batch, spikes.shape[1])) for s in range(0, spikes.shape[1], batch)]
+    logits, counts, seconds, config = [], None, 0.0, {}
+    for lo, hi in tqdm(chunks, desc=backend, disable=not progress or len(chunks) == 1):
+        res = simulate(net, spikes[:, lo:hi], backend, progress=progress)
+        seconds += res.seconds
+        config = res.config
+        logits.append(res.logits)
+        c = [(r != 0).sum(axis=0) for r in res.rasters]
+        counts = c if counts is None else [np.concatenate([a, b]) for a, b in zip(counts, c)]
+    return np.concatenate(logits), counts, seconds, config
+
+
+def run_artifact(
+    artifact_dir: str | Path,
+    backend: str = "sim",
+    data: str | None = None,
+    data_dir: str | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    seed: int = 0,
+    batch: int = 512,
+    progress: bool = True,
+) -> dict:
+    """Run ``artifact_dir`` on ``backend`` over a data split; returns the RESULT.json dictionary."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "loihi2":
+        require_loihi2()
+    if limit is not None and limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    artifact, spec = open_artifact(artifact_dir)
+    manifest = artifact.manifest
+    recorded = manifest.get("data")
+    recorded = recorded if isinstance(recorded, dict) else {"name": recorded or "digits"}
+    data = data or recorded.get("name", "digits")
+    split_seed = int(recorded.get("split_seed", 0)) if data == recorded.get("name") else 0
+    x, y = load_dataset(data, data_dir, split_seed=split_seed).split(split)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    spikes = encode_split(manifest, x, seed)
+    if spikes.shape[2] != spec.n_in:
+        raise ConfigError(
+            f"data set {data!r} has {spikes.shape[2]} inputs, the network expects {spec.n_in}"
+        )
+    if backend == "torch":
+        logits, counts, seconds, config = _run_torch(spec, spikes, batch, progress)
+    else:
+        if spec.quantized is None:
+            raise HardwareError(
+                f"{artifact_dir}: the artifact carries no fixed-point model; only --backend torch"
+                " can run it"
+            )
+        logits, counts, seconds, config = _run_fixed(
+            spec.quantized, spikes, backend, batch, progress
+        )
+    pred = logits.argmax(axis=1)
+    n = len(y)
+    layers = [layer.name for layer in spec.layers]
+    return {
+        "artifact": str(artifact_dir),
+        "backend": backend,
+        "backend_config": {**config, "batch": batch},
+        "data": data,
+        "split": split,
+        "seed": seed,
+        "n_samples": n,
+        "steps": int(spikes.shape[0]),
+        "accuracy": float((pred == y).mean()),
+        "predictions": pred.astype(int).tolist(),
+        "labels": np.asarray(y).astype(int).tolist(),
+        "spike_counts": {
+            name: {
+                "total": int(c.sum()),
+                "per_sample_mean": float(c.sum(axis=1).mean()),
+                "per_neuron": c.sum(axis=0).astype(int).tolist(),
+            }
+            for name, c in zip(layers, counts)
+        },
+        "input_spikes_per_sample": float(spikes.sum() / n),
+        "seconds": seconds,
+        "samples_per_second": n / seconds if seconds > 0 else None,
+    }
