@@ -42,6 +42,7 @@ demo: env
 
 bench: env
 	nice -n 10 $(BIN)/python benchmarks/run_all.py
+	nice -n 10 $(BIN)/python benchmarks/hw_throughput.py
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""Samples per second of our integer simulator against Lava's fixed_pt CPU simulator, same artifact.
+
+Trains a small SRC network on digits (or takes ``--artifact``), exports it at 8 bits, runs the
+whole test split on ``sim`` and ``lava`` through ``modspike.hw.run_artifact`` (the code behind
+``modspike run``) in this one process, and checks that both give identical predictions and spike
+counts. ``seconds`` excludes imports, graph building and Lava's start-up (see docs/hardware.md).
+Writes benchmarks/results/hw_throughput.{json,md}.
+
+    nice -n 10 .venv/bin/python benchmarks/hw_throughput.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from modspike.cli import main as cli
+from modspike.hw.run_artifact import run_artifact
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build_artifact(work: Path) -> Path:
+    run, art = work / "src", work / "artifact"
+    argv = ["train", "--cell", "src", "--steps", "25", "--hidden", "64", "--epochs", "30"]
+    assert cli([*argv, "--quiet", "--out", str(run)]) == 0
+    assert cli(["export", str(run), "--bits", "8", "--out", str(art)]) == 0
+    return art
+
+
+def synops(result: dict, fan_out: dict[str, int]) -> float:
+    """Synaptic operations of the run: every nonzero event times its fan-out."""
+    inp = result["input_spikes_per_sample"] * fan_out["input"]
+    hidden = sum(c["total"] for c in result["spike_counts"].values()) / result["n_samples"]
+    return result["n_samples"] * (inp + hidden * fan_out["readout"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--artifact", help="an existing artifact (default: train + export one)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        art = Path(args.artifact) if args.artifact else build_artifact(Path(tmp))
+        wall = {}
+        res = {}
+        for backend in ("sim", "lava"):
+            t0 = time.perf_counter()
+            res[backend] = run_artifact(art, backend=backend, progress=False)
+            wall[backend] = time.perf_counter() - t0
+    sim, lava = res["sim"], res["lava"]
+    same = sim["predictions"] == lava["predictions"] and sim["spike_counts"] == lava["spike_counts"]
+    n_in = 64
+    hidden = len(next(iter(sim["spike_counts"].values()))["per_neuron"])
+    ops = synops(sim, {"input": hidden, "readout": 10})
+    out = {
+        "n_samples": sim["n_samples"],
+        "steps": sim["steps"],
+        "network": f"SRC {n_in}-{hidden}-10, 8-bit",
+        "identical_predictions_and_counts": same,
+        "accuracy": {"sim": sim["accuracy"], "lava": lava["accuracy"]},
+        "simulation_seconds": {"sim": sim["seconds"], "lava": lava["seconds"]},
+        "wall_seconds": wall,
+        "samples_per_second": {
+            "sim": sim["samples_per_second"],
+            "lava": lava["samples_per_second"],
+        },
+        "ratio_sim_over_lava": sim["samples_per_second"] / lava["samples_per_second"],
+        "ratio_wall": wall["lava"] / wall["sim"],
+        "sim_synaptic_ops_per_second": ops / sim["seconds"],
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "hw_throughput.json").write_text(json.dumps(out, indent=1))
+    md = (
+        f"Digits test split ({out['n_samples']} samples, T = {out['steps']}), {out['network']};"
+        f" identical predictions and spike counts on both: {same}.\n\n"
+        "| backend | accuracy | simulation s | samples/s | wall s (incl. start-up, read-back) |\n"
+        "|---|---|---|---|---|\n"
+        + "".join(
+            f"| {b} | {out['accuracy'][b]:.4f} | {out['simulation_seconds'][b]:.3f} |"
+            f" {out['samples_per_second'][b]:.1f} | {wall[b]:.1f} |\n"
+            for b in ("sim", "lava")
+        )
+        + f"\nsim / Lava: {out['ratio_sim_over_lava']:.0f}x in simulation time,"
+        f" {out['ratio_wall']:.0f}x in wall time; sim synaptic operations per second:"
+        f" {out['sim_synaptic_ops_per_second']:.3g}.\n"
+    )
+    (RESULTS / "hw_throughput.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
