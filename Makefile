@@ -33,12 +33,13 @@ test-fast: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 ## the README's main job: train the default model (SRC) and its ANN baseline on the default data
-## (digits), export both as one 8-bit artifact, and summarise it
+## (digits), export both as one 8-bit artifact, summarise it and run it on the simulator
 demo: env
 	$(BIN)/modspike train --cell src --data digits --steps 25 --hidden 64 --epochs 30 --out $(RUNS)/demo/src
 	$(BIN)/modspike train --cell ann --data digits --hidden 64 --epochs 100 --lr 3e-3 --out $(RUNS)/demo/ann
 	$(BIN)/modspike export $(RUNS)/demo/src --bits 8 --baseline $(RUNS)/demo/ann --out $(RUNS)/demo/artifact
 	$(BIN)/modspike inspect $(RUNS)/demo/artifact
+	$(BIN)/modspike run $(RUNS)/demo/artifact --backend sim --out $(RUNS)/demo/result_sim.json
 
 bench: env
 	nice -n 10 $(BIN)/python benchmarks/run_all.py
