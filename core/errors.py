@@ -39,3 +39,7 @@ class ArtifactError(ModspikeError):
 
 class HardwareError(ModspikeError):
     """A hardware backend (Lava, Loihi 2) is missing, or cannot run the requested network."""
+
+
+class EnergyProfileError(ModspikeError):
+    """An energy cost profile is missing, lacks a required key or holds a non-numeric value."""
