@@ -14,6 +14,7 @@ import torch
 from modspike.errors import NIRError
 from modspike.train.cells import BSRCCell, MSRCCell, SRCCell, SRCConstants
 from modspike.train.cells.msrc import MSRCConstants
+from modspike.train.network import LayerStep
 from modspike.train.qat import QuantizedNet
 from torch import nn
 
@@ -167,24 +168,12 @@ def _linear(weight: np.ndarray, bias: np.ndarray | None) -> nn.Linear:
     return lin
 
 
-class ChainLayer(nn.Module):
+class ChainLayer(LayerStep):
     def __init__(self, spec: LayerSpec):
         super().__init__()
         self.synapse = _linear(spec.weight, spec.bias)
         self.rec = _linear(spec.rec_weight, spec.rec_bias) if spec.rec_weight is not None else None
         self.cell = make_cell(spec)
-
-    def initial_state(self, batch: int, device=None):
-        out = torch.zeros(batch, self.cell.n, device=device)
-        return out, self.cell.initial_state(batch, device)
-
-    def forward(self, s_in: torch.Tensor, state):
-        prev_out, cell_state = state
-        a_in = self.synapse(s_in)
-        if self.rec is not None:
-            a_in = a_in + self.rec(prev_out)
-        out, cell_state = self.cell(a_in, cell_state)
-        return out, (out, cell_state)
 
 
 class ChainNet(nn.Module):

@@ -37,9 +37,14 @@ def encode_split(manifest: dict, x: np.ndarray, seed: int) -> np.ndarray:
     return encode(xt, enc["name"], enc["steps"], **kw).numpy().astype(np.uint8)
 
 
+def _join(chunks: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Per-chunk, per-layer spike counts (batch, n) -> per-layer counts over all samples."""
+    return [np.concatenate(layer) for layer in zip(*chunks)]
+
+
 def _run_torch(spec, spikes: np.ndarray, batch: int, progress: bool):
     runner = build_runner(spec, "float")
-    logits, counts, seconds = [], None, 0.0
+    logits, counts, seconds = [], [], 0.0
     for start in tqdm(range(0, spikes.shape[1], batch), desc="torch", disable=not progress):
         chunk = torch.as_tensor(spikes[:, start : start + batch], dtype=torch.float32)
         t0 = time.perf_counter()
@@ -47,9 +52,8 @@ def _run_torch(spec, spikes: np.ndarray, batch: int, progress: bool):
             out, recs = runner(chunk, record=True)
         seconds += time.perf_counter() - t0
         logits.append(out.numpy())
-        c = [(r != 0).sum(dim=0).numpy() for r in recs]  # (batch, n) per layer
-        counts = c if counts is None else [np.concatenate([a, b]) for a, b in zip(counts, c)]
-    return np.concatenate(logits), counts, seconds, {"mode": "float"}
+        counts.append([(r != 0).sum(dim=0).numpy() for r in recs])  # (batch, n) per layer
+    return np.concatenate(logits), _join(counts), seconds, {"mode": "float"}
 
 
 def _run_fixed(net, spikes: np.ndarray, backend: str, batch: int, progress: bool):
@@ -57,15 +61,14 @@ def _run_fixed(net, spikes: np.ndarray, backend: str, batch: int, progress: bool
         chunks = [(0, spikes.shape[1])]
     else:
         chunks = [(s, min(s + batch, spikes.shape[1])) for s in range(0, spikes.shape[1], batch)]
-    logits, counts, seconds, config = [], None, 0.0, {}
+    logits, counts, seconds, config = [], [], 0.0, {}
     for lo, hi in tqdm(chunks, desc=backend, disable=not progress or len(chunks) == 1):
         res = simulate(net, spikes[:, lo:hi], backend, progress=progress)
         seconds += res.seconds
         config = res.config
         logits.append(res.logits)
-        c = [(r != 0).sum(axis=0) for r in res.rasters]
-        counts = c if counts is None else [np.concatenate([a, b]) for a, b in zip(counts, c)]
-    return np.concatenate(logits), counts, seconds, config
+        counts.append([(r != 0).sum(axis=0) for r in res.rasters])
+    return np.concatenate(logits), _join(counts), seconds, config
 
 
 def run_artifact(

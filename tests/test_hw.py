@@ -6,7 +6,6 @@ import multiprocessing
 
 import numpy as np
 import pytest
-import torch
 from modspike.errors import HardwareError
 from modspike.fixedpoint import LIFParams, QuantizedWeights, WeightFormat
 from modspike.fxpnet import (
@@ -92,15 +91,11 @@ def test_src_network_is_bit_exact_on_lava(saturate):
 def test_exported_digits_artifact_is_bit_exact_on_lava(export_src_artifact):
     from modspike.data import load_digits_dataset
     from modspike.export.artifact_build import open_artifact
-    from modspike.train.encoding import encode
+    from modspike.hw.run_artifact import encode_split
 
     artifact, spec = open_artifact(export_src_artifact)
-    enc = artifact.manifest["encoding"]
     x, y = load_digits_dataset().split("test")
-    x = torch.as_tensor(x[:20], dtype=torch.float32)
-    gen = torch.Generator().manual_seed(0)
-    kw = {"gain": enc.get("gain", 1.0), "prefix": enc.get("prefix", 0), "generator": gen}
-    spikes = encode(x, enc["name"], enc["steps"], **kw).numpy().astype(np.uint8)
+    spikes = encode_split(artifact.manifest, x[:20], seed=0)
     sim, lava = _assert_same(spec.quantized, spikes)
     assert lava.config["period"] == spikes.shape[0] + 1
     assert (sim.logits.argmax(1) == y[:20]).mean() > 0.5  # a working classifier, not noise

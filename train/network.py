@@ -66,7 +66,24 @@ def make_cell(cfg: ModelConfig) -> nn.Module:
     raise ValueError(f"unknown cell {cfg.cell!r}; choose one of {', '.join(ALL_KINDS)}")
 
 
-class CellLayer(nn.Module):
+class LayerStep(nn.Module):
+    """One step of ``synapse(s_in) [+ rec(previous output)] -> cell``; subclasses set
+    ``synapse``, ``rec`` (or None) and ``cell``. Shared by training and the artifact runner."""
+
+    def initial_state(self, batch: int, device=None):
+        out = torch.zeros(batch, self.cell.n, device=device)
+        return out, self.cell.initial_state(batch, device)
+
+    def forward(self, s_in: torch.Tensor, state):
+        prev_out, cell_state = state
+        a_in = self.synapse(s_in)
+        if self.rec is not None:
+            a_in = a_in + self.rec(prev_out)
+        out, cell_state = self.cell(a_in, cell_state)
+        return out, (out, cell_state)
+
+
+class CellLayer(LayerStep):
     """Synapse (``Linear``, no bias unless the cell has none of its own) -> cell.
 
     With ``recurrent=True`` the layer's previous output also enters through ``W_rec`` (a graph
@@ -83,18 +100,6 @@ class CellLayer(nn.Module):
         self.rec = nn.Linear(cell.n, n_syn, bias=False) if recurrent else None
         if self.rec is not None:
             nn.init.orthogonal_(self.rec.weight, gain=0.5)
-
-    def initial_state(self, batch: int, device=None):
-        out = torch.zeros(batch, self.cell.n, device=device)
-        return out, self.cell.initial_state(batch, device)
-
-    def forward(self, s_in: torch.Tensor, state):
-        prev_out, cell_state = state
-        a_in = self.synapse(s_in)
-        if self.rec is not None:
-            a_in = a_in + self.rec(prev_out)
-        out, cell_state = self.cell(a_in, cell_state)
-        return out, (out, cell_state)
 
 
 class SpikingNet(nn.Module):
