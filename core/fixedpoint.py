@@ -52,6 +52,11 @@ def shift_round(x: np.ndarray, shift: np.ndarray | int) -> np.ndarray:
     downwards and cost a lot of fidelity in the SRC (cells.md 3.10).
     """
     x = np.asarray(x, dtype=np.int64)
+    if isinstance(shift, (int, np.integer)):  # fast path (the common case): one shift for all
+        k = int(shift)
+        if k > 0:
+            return np.right_shift(x + (1 << (k - 1)), min(k, 62))
+        return np.left_shift(x, min(-k, 62))
     s = np.asarray(shift, dtype=np.int64)
     right = np.clip(s, 0, 62)
     left = np.clip(-s, 0, 62)
@@ -294,7 +299,7 @@ class PWLTable:
         idx = np.minimum(np.right_shift(t, self.step_shift), self.segments - 1)
         frac = t - np.left_shift(idx, self.step_shift)
         y0 = self.values[idx]
-        return y0 + shift_round((self.values[idx + 1] - y0) * frac, self.step_shift)
+        return y0 + shift_round((self.values[idx + 1] - y0) * frac, int(self.step_shift))
 
     def to_dict(self) -> dict:
         return {"x_min": int(self.x_min), "step_shift": int(self.step_shift), "values": self.values}
@@ -408,6 +413,32 @@ class SRCIntState(NamedTuple):
 
 def _mul(c: np.ndarray, x: np.ndarray, frac_bits: int) -> np.ndarray:
     return shift_round(np.asarray(c, dtype=np.int64) * x, frac_bits)
+
+
+class IntModulation(NamedTuple):
+    """A per-neuron modulation signal in state units (each broadcasts against (batch, n)).
+
+    ``gain`` multiplies the cell input (``one`` = 1.0, i.e. ``2**frac_bits``), ``bias`` is added to
+    the neuron bias (``b_h`` / ``b``) and ``hs0`` to the mSRC excitability vertex ``h_s0``: the
+    integer form of ``train.nmd.Modulation``, what a neuromodulatory network sends each step.
+    """
+
+    gain: np.ndarray
+    bias: np.ndarray
+    hs0: np.ndarray
+
+
+def modulate(a_in: np.ndarray, p, m: IntModulation | None):
+    """``(a_in * gain, params with bias + db and h_s0 + dh_s0)``: the one definition of how a
+    modulation signal enters an SRC-family step (SRC has no ``h_s0``: its offset must be zero)."""
+    if m is None:
+        return a_in, p
+    a = _mul(m.gain, a_in, p.frac_bits)
+    if isinstance(p, SRCIntParams):
+        if np.any(np.asarray(m.hs0) != 0):
+            raise ValueError("an SRC layer has no h_s0 to modulate (use mSRC)")
+        return a, p._replace(bias=p.bias + m.bias)
+    return a, p._replace(bias=p.bias + m.bias, hs0=p.hs0 + m.hs0)
 
 
 def src_initial_state(batch: int, n: int) -> SRCIntState:

@@ -20,6 +20,7 @@ from .fixedpoint import (
     DECAY_MAX,
     VTH_MAX,
     VTH_SHIFT,
+    IntModulation,
     LIFParams,
     MSRCIntParams,
     QuantizedWeights,
@@ -31,6 +32,7 @@ from .fixedpoint import (
     lif_decays,
     lif_initial_state,
     lif_step,
+    modulate,
     msrc_initial_state,
     msrc_step_int,
     quantize_weights,
@@ -98,14 +100,24 @@ class IntLayer:
             a = a + self.recurrent(prev_out)
         return a
 
-    def step(self, s_in: np.ndarray, prev_out: np.ndarray | None, state):
-        """``(output, state)`` for input messages ``s_in`` and this layer's previous output."""
+    def step(
+        self,
+        s_in: np.ndarray,
+        prev_out: np.ndarray | None,
+        state,
+        mod: IntModulation | None = None,
+    ):
+        """``(output, state)`` for input messages ``s_in``, this layer's previous output and an
+        optional modulation signal (SRC family only)."""
         a = self.cell_input(s_in, prev_out)
         if self.kind in LIF_KINDS:
+            if mod is not None:
+                raise QuantizationError("LIF layers take no modulation signal")
             return lif_step(a, state, self.params)
+        a, params = modulate(a, self.params, mod)
         if self.kind == "src":
-            return src_step_int(a, state, self.params)
-        return msrc_step_int(a, state, self.params)
+            return src_step_int(a, state, params)
+        return msrc_step_int(a, state, params)
 
 
 @dataclass(frozen=True)
@@ -129,7 +141,36 @@ class IntNetwork:
     def n_in(self) -> int:
         return self.layers[0].n_in
 
-    def run(self, spikes: np.ndarray, record: bool = False):
+    def initial_state(self, batch: int) -> list:
+        """Per layer ``(previous output, cell state)`` before the first step."""
+        return [(None, layer.initial_state(batch)) for layer in self.layers]
+
+    def steps(self, inputs: np.ndarray, state: list, modulation=None):
+        """Advance ``state`` over ``inputs`` ``(T, batch, n_in)`` (integer messages: 0/1 spikes, or
+        graded values when the first layer was quantised for them); returns ``(outputs, state)``
+        with ``outputs[k]`` of shape ``(T, batch, n_k)``. ``modulation``: ``None`` or, per layer,
+        ``None`` or an :class:`IntModulation` whose fields are ``(T, batch, n_k)`` arrays."""
+        state = list(state)
+        records: list[list[np.ndarray]] = [[] for _ in self.layers]
+        for t in range(inputs.shape[0]):
+            s = inputs[t].astype(np.int64)
+            for k, layer in enumerate(self.layers):
+                prev, cell_state = state[k]
+                mod = None if modulation is None else modulation[k]
+                if mod is not None:
+                    mod = IntModulation(mod.gain[t], mod.bias[t], mod.hs0[t])
+                s, cell_state = layer.step(s, prev, cell_state, mod)
+                state[k] = (s, cell_state)
+                records[k].append(s)
+        return [np.stack(r) for r in records], state
+
+    def logits(self, total: np.ndarray) -> np.ndarray:
+        """Readout of the last layer's outputs summed over time ``(batch, n)``."""
+        if self.readout is not None:
+            return self.readout.logits(total)
+        return total.astype(np.float64) * 2.0 ** self.layers[-1].out_exp
+
+    def run(self, spikes: np.ndarray, record: bool = False, modulation=None):
         """Run input spikes ``(T, batch, n_in)`` (0/1); returns logits (batch, n_out) as float64,
         and with ``record=True`` also each layer's integer outputs ``(T, batch, n)``."""
         spikes = np.asarray(spikes)
@@ -137,26 +178,9 @@ class IntNetwork:
             raise QuantizationError(
                 f"input spikes must have shape (T, batch, {self.n_in}), got {spikes.shape}"
             )
-        steps, batch = spikes.shape[:2]
-        states = [layer.initial_state(batch) for layer in self.layers]
-        prev = [None] * len(self.layers)
-        total = np.zeros((batch, self.layers[-1].n), dtype=np.int64)
-        records: list[list[np.ndarray]] = [[] for _ in self.layers]
-        for t in range(steps):
-            s = spikes[t].astype(np.int64)
-            for k, layer in enumerate(self.layers):
-                s, states[k] = layer.step(s, prev[k], states[k])
-                prev[k] = s
-                if record:
-                    records[k].append(s)
-            total += s
-        if self.readout is not None:
-            logits = self.readout.logits(total)
-        else:
-            logits = total.astype(np.float64) * 2.0 ** self.layers[-1].out_exp
-        if record:
-            return logits, [np.stack(r) for r in records]
-        return logits
+        outputs, _ = self.steps(spikes, self.initial_state(spikes.shape[1]), modulation)
+        logits = self.logits(outputs[-1].sum(axis=0))
+        return (logits, outputs) if record else logits
 
 
 # --------------------------------------------------------------------------- float -> integer

@@ -156,10 +156,12 @@ def export_graph(
     fmt: WeightFormat,
     dt: float = DEFAULT_DT,
     info: dict | None = None,
+    input_exp: int = 0,
 ) -> nir.NIRGraph:
     """The NIR graph of ``model`` quantised as ``qnet`` (from ``quantize_network(model, fmt)``).
 
     ``info`` (plain JSON values: encoding, steps, data set, ...) goes into the graph metadata.
+    ``input_exp``: the unit of the integer input (0: spikes), as ``quantize_network``'s ``in_exp``.
     """
     if not dt > 0:
         raise ConfigError(f"dt must be positive, got {dt}")
@@ -174,7 +176,7 @@ def export_graph(
             )
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array([qnet.n_in]))}
     edges: list[tuple[str, str]] = []
-    prev, in_exp = "input", 0
+    prev, in_exp = "input", input_exp
     for k, (layer, q) in enumerate(zip(model.layers, qnet.layers)):
         syn, cell = f"layer{k}.synapse", f"layer{k}.cell"
         bias = None

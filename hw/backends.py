@@ -1,7 +1,9 @@
-"""One entry point for running an :class:`IntNetwork`: our numpy simulator or Lava's CPU simulator.
+"""One entry point for running an artifact's network: our simulator or Lava's CPU simulator.
 
-Both return the same :class:`SimResult`; the rasters are in the network's own time (step ``t`` of
-each sample), so ``sim`` and ``lava`` compare element for element (``docs/hardware.md``).
+Every backend returns the same :class:`SimResult`; the rasters are in the network's own time (step
+``t`` of each sample), so ``sim`` and ``lava`` compare element for element (``docs/hardware.md``).
+``sim`` and ``lava`` run the integer :class:`IntNetwork`; ``lava-float`` runs the float
+:class:`NetSpec` on Lava's ``floating_pt`` models (to compare with the float torch model).
 """
 
 import time
@@ -11,42 +13,64 @@ import numpy as np
 from modspike.errors import HardwareError
 from modspike.fxpnet import IntNetwork
 
-BACKENDS = ("sim", "lava", "loihi2")
+BACKENDS = ("sim", "lava", "lava-float", "loihi2")
 
 
 @dataclass
 class SimResult:
     logits: np.ndarray  # (batch, n_out) float64
-    rasters: list[np.ndarray]  # per layer, int64 (T, batch, n)
+    rasters: list[np.ndarray] | None  # per layer (T, batch, n); None when not recorded
+    totals: list[np.ndarray]  # per layer, per sample: sum of the outputs over time (batch, n)
+    events: list[np.ndarray]  # per layer, per sample: number of non-zero outputs (batch, n)
     seconds: float  # simulation only (no graph building, no read-back)
     config: dict = field(default_factory=dict)
 
 
-def _logits(net: IntNetwork, last: np.ndarray) -> np.ndarray:
-    total = last.sum(axis=0)
-    if net.readout is not None:
-        return net.readout.logits(total)
-    return total.astype(np.float64) * 2.0 ** net.layers[-1].out_exp
+def float_logits(spec, total: np.ndarray, steps: int) -> np.ndarray:
+    """The float readout of a :class:`NetSpec` applied to the time-summed last-layer output, as
+    ``export.runner.ChainNet`` computes it."""
+    if spec.readout is None:
+        return total.astype(np.float64)
+    bias = 0.0 if spec.readout_bias is None else np.asarray(spec.readout_bias)
+    reps = 1 if spec.sum_over_time else steps
+    return total @ np.asarray(spec.readout, dtype=np.float64).T + reps * bias
 
 
 def simulate(
-    net: IntNetwork, spikes: np.ndarray, backend: str = "sim", progress: bool = False
+    net,
+    spikes: np.ndarray,
+    backend: str = "sim",
+    progress: bool = False,
+    record: bool = True,
+    modulation=None,
 ) -> SimResult:
-    """Run input ``spikes`` (T, batch, n_in) of 0/1 on ``backend`` ("sim", "lava" or "loihi2")."""
+    """Run input ``spikes`` (T, batch, n_in) on ``backend`` ("sim", "lava", "lava-float" with a
+    NetSpec, or "loihi2"). ``record=False`` skips the rasters (Lava reads back only per-sample
+    totals then). ``modulation``: per layer ``None`` or an ``IntModulation`` of (T, batch, n)
+    arrays (sim) / a (gain, bias, hs0) triple (lava)."""
     spikes = np.asarray(spikes)
-    if spikes.ndim != 3 or spikes.shape[2] != net.n_in:
-        raise HardwareError(
-            f"input spikes must have shape (T, batch, {net.n_in}), got {spikes.shape}"
-        )
+    n_in = net.layers[0].n_in
+    if spikes.ndim != 3 or spikes.shape[2] != n_in:
+        raise HardwareError(f"input spikes must have shape (T, batch, {n_in}), got {spikes.shape}")
+    if backend in ("sim", "lava") and not isinstance(net, IntNetwork):
+        raise HardwareError(f"--backend {backend} runs the artifact's integer model")
     if backend == "sim":
         t0 = time.perf_counter()
-        _, rasters = net.run(spikes, record=True)
+        rasters, _ = net.steps(spikes, net.initial_state(spikes.shape[1]), modulation)
         seconds = time.perf_counter() - t0
+        totals = [r.sum(axis=0) for r in rasters]
+        events = [(r != 0).sum(axis=0) for r in rasters]
         config = {"backend": "sim"}
-    elif backend == "lava":
+    elif backend in ("lava", "lava-float"):
         from modspike.hw.lava_net import run_lava
 
-        rasters, seconds, config = run_lava(net, spikes)
+        precision = "fixed" if backend == "lava" else "float"
+        if modulation is not None and backend == "lava":
+            modulation = [None if m is None else tuple(m) for m in modulation]
+        rasters, totals, events, seconds, config = run_lava(
+            net, spikes, precision=precision, record=record, modulation=modulation
+        )
+        config["backend"] = backend
     elif backend == "loihi2":
         from modspike.hw.lava_support import require_loihi2
 
@@ -54,6 +78,12 @@ def simulate(
         raise HardwareError("--backend loihi2: the Loihi 2 mapping is not written yet")
     else:
         raise HardwareError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    rasters = [np.asarray(r, dtype=np.int64) for r in rasters]
+    if backend == "lava-float":
+        logits = float_logits(net, totals[-1], spikes.shape[0])
+    else:
+        totals = [np.asarray(t, dtype=np.int64) for t in totals]
+        logits = net.logits(totals[-1])
+    if not record:
+        rasters = None
     config.update(steps=int(spikes.shape[0]), samples=int(spikes.shape[1]))
-    return SimResult(_logits(net, rasters[-1]), rasters, float(seconds), config)
+    return SimResult(logits, rasters, totals, events, float(seconds), config)

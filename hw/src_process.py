@@ -1,13 +1,21 @@
-"""A Lava Process for one SRC-family layer (src, msrc, bsrc) of an :class:`IntNetwork`.
+"""Lava Processes of modspike's own: one SRC-family layer, and a per-sample counting sink.
 
-Ports: ``a_in`` takes the raw integer accumulation of the feed-forward ``Dense`` (weights passed
-as ``2*q`` with ``weight_exp=-1``, see ``docs/hardware.md``), ``r_in`` the recurrent ``Dense``,
-``s_out`` sends the graded output ``max(h, 0)`` in state units. Vars ``i, h, hs, hu`` hold the
-state. The integer parameters (per-neuron constants and the piecewise-linear tables) travel in
-``proc_params`` as the layer itself, so the model runs the very functions of
-:mod:`modspike.fixedpoint`. Every ``period`` steps, on ``time_step % period == gap_offset``, the
-model zeroes its state and sends zeros: one silent gap step that separates samples run back to
-back.
+:class:`SRCLayer` (src, msrc, bsrc). Ports: ``a_in`` takes the feed-forward ``Dense``
+accumulation, ``r_in`` the recurrent ``Dense``, ``mod_in`` a modulation signal ``(3, n)`` (gain,
+bias offset, ``h_s0`` offset; state units in ``fixed_pt``, floats in ``floating_pt``), ``s_out``
+sends the graded output ``max(h, 0)``. Vars ``i, h, hs, hu`` hold the state. The layer's parameters
+travel in ``proc_params``: the integer :class:`modspike.fxpnet.IntLayer` for ``fixed_pt`` and the
+float :class:`modspike.export.netspec.LayerSpec` for ``floating_pt``, so each model runs the one
+definition of its precision (``modspike.fixedpoint`` / ``modspike.train.cells``).
+
+Schedule (``docs/hardware.md``): the layer updates on ``window`` steps out of every ``period``,
+starting at Lava step ``first``. Off-window steps either reset (``reset=True``: state zeroed, zeros
+sent; samples run back to back) or hold (state kept, last output re-sent; a closed loop where the
+host answers between windows).
+
+:class:`CountSink` accumulates, per sample, the sum and the number of non-zero values of its input
+over the window steps of the layer it listens to: ``n x samples`` numbers to read back instead of
+``n x steps`` (``Var.get`` costs ~20 us per element).
 """
 
 from __future__ import annotations
@@ -22,16 +30,53 @@ from lava.magma.core.process.process import AbstractProcess  # noqa: E402
 from lava.magma.core.process.variable import Var  # noqa: E402
 
 
-class SRCLayer(AbstractProcess):
-    """One SRC-family layer; ``layer`` is a :class:`modspike.fxpnet.IntLayer` of kind src/msrc/bsrc."""
+def window_phase(time_step: int, first: int, period: int) -> int:
+    """Position of Lava step ``time_step`` in its period, 0 at a window's first step."""
+    return (time_step - first) % period
 
-    def __init__(self, *, layer, period: int, gap_offset: int, name: str | None = None):
-        n = layer.n
+
+class SRCLayer(AbstractProcess):
+    """One SRC-family layer (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        n: int,
+        layer=None,
+        spec=None,
+        period: int,
+        window: int,
+        first: int,
+        reset: bool = True,
+        modulated: bool = False,
+        name: str | None = None,
+    ):
+        if not 0 < window <= period:
+            raise ValueError(f"window {window} must be in 1..period ({period})")
         super().__init__(
-            shape=(n,), layer=layer, period=int(period), gap_offset=int(gap_offset), name=name
+            shape=(n,),
+            layer=layer,
+            spec=spec,
+            period=int(period),
+            window=int(window),
+            first=int(first),
+            reset=bool(reset),
+            modulated=bool(modulated),
+            name=name,
         )
         self.a_in = InPort(shape=(n,))
         self.r_in = InPort(shape=(n,))
+        self.mod_in = InPort(shape=(3, n))
         self.s_out = OutPort(shape=(n,))
         for var in ("i", "h", "hs", "hu"):
-            setattr(self, var, Var(shape=(n,), init=np.zeros(n, dtype=np.int64)))
+            setattr(self, var, Var(shape=(n,), init=np.zeros(n)))
+
+
+class CountSink(AbstractProcess):
+    """Per-sample ``total`` (sum) and ``events`` (non-zero count) of ``a_in`` over window steps."""
+
+    def __init__(self, *, n: int, samples: int, period: int, window: int, first: int):
+        super().__init__(shape=(n,), period=int(period), window=int(window), first=int(first))
+        self.a_in = InPort(shape=(n,))
+        self.total = Var(shape=(n, samples), init=np.zeros((n, samples)))
+        self.events = Var(shape=(n, samples), init=np.zeros((n, samples)))

@@ -56,15 +56,56 @@ def _src_net(rng, saturate: bool) -> IntNetwork:
     return IntNetwork([l1, l2, l3], quantize_readout(rng.normal(size=(3, 6)), -12))
 
 
-def _assert_same(net, spikes):
-    sim = simulate(net, spikes, "sim")
-    lava = simulate(net, spikes, "lava")
+def _assert_same(net, spikes, modulation=None):
+    sim = simulate(net, spikes, "sim", modulation=modulation)
+    lava = simulate(net, spikes, "lava", modulation=modulation)
     assert len(sim.rasters) == len(lava.rasters)
     for k, (a, b) in enumerate(zip(sim.rasters, lava.rasters)):
         assert a.shape == b.shape, k
         assert np.array_equal(a, b), (k, np.argwhere(a != b)[:5])
+    for name in ("totals", "events"):  # the counting sinks agree with the rasters
+        for a, b in zip(getattr(sim, name), getattr(lava, name)):
+            assert np.array_equal(a, b), name
     assert np.array_equal(sim.logits, lava.logits)
     return sim, lava
+
+
+def _msrc_net(rng, graded_input: bool = False) -> IntNetwork:
+    from modspike.train.cells.msrc import MSRCConstants
+
+    mc = MSRCConstants(alpha=0.5).to_dict()
+    in_exp = -12 if graded_input else 0
+    l1 = quantize_msrc_layer(
+        "msrc",
+        rng.normal(size=(10, 4)) * 2,
+        rng.normal(size=(10, 10)) * 0.5,
+        rng.uniform(-1, 1, 10),
+        np.full(10, 1.0),
+        mc,
+        in_exp,
+    )
+    l2 = quantize_msrc_layer(
+        "msrc", rng.normal(size=(5, 10)), None, rng.uniform(-1, 1, 5), np.full(5, 0.8), mc, -12
+    )
+    return IntNetwork([l1, l2], quantize_readout(rng.normal(size=(3, 5)), -12))
+
+
+def _random_modulation(rng, net, steps, batch):
+    """Per layer an IntModulation of (T, batch, n): gain ~ 1 +- 0.3, offsets +- 0.5 (state units)."""
+    from modspike.fixedpoint import IntModulation
+
+    mods = []
+    for layer in net.layers:
+        one = 1 << layer.params.frac_bits
+        shape = (steps, batch, layer.n)
+        mods.append(
+            IntModulation(
+                rng.integers(int(0.7 * one), int(1.3 * one), shape),
+                rng.integers(-one // 2, one // 2, shape),
+                rng.integers(-one // 2, one // 2, shape),
+            )
+        )
+    return mods
 
 
 @pytest.mark.lava
@@ -99,6 +140,61 @@ def test_exported_digits_artifact_is_bit_exact_on_lava(export_src_artifact):
     sim, lava = _assert_same(spec.quantized, spikes)
     assert lava.config["period"] == spikes.shape[0] + 1
     assert (sim.logits.argmax(1) == y[:20]).mean() > 0.5  # a working classifier, not noise
+
+
+@pytest.mark.lava
+def test_modulated_msrc_network_is_bit_exact_on_lava():
+    """The modulation port: per-step, per-neuron gain, bias and h_s0 offsets, sim == Lava."""
+    rng = np.random.default_rng(11)
+    net = _msrc_net(rng)
+    spikes = (rng.random((8, 4, 4)) < 0.5).astype(np.uint8)
+    mods = _random_modulation(rng, net, 8, 4)
+    sim, _ = _assert_same(net, spikes, mods)
+    plain = simulate(net, spikes, "sim")
+    assert not all(np.array_equal(a, b) for a, b in zip(plain.rasters, sim.rasters))
+
+
+@pytest.mark.lava
+def test_closed_loop_session_matches_the_simulator_step_by_step():
+    """LavaSession holds state between environment steps, as IntNetwork.steps does."""
+    from modspike.fixedpoint import IntModulation
+    from modspike.hw.lava_net import LavaSession
+
+    rng = np.random.default_rng(5)
+    net = _msrc_net(rng, graded_input=True)
+    window, state = 3, net.initial_state(1)
+    with LavaSession(net, window) as session:
+        for _ in range(4):
+            obs = rng.integers(-4096, 4096, (1, 4))
+            inputs = np.repeat(obs, window, axis=0)  # (window, n_in), held over the window
+            mod = [tuple(f[0, 0] for f in m) for m in _random_modulation(rng, net, 1, 1)]
+            sim_mod = [
+                IntModulation(*(np.broadcast_to(f, (window, 1, len(f))) for f in m)) for m in mod
+            ]
+            out, state = net.steps(inputs[:, None, :], state, sim_mod)
+            lava_out = session.advance(inputs, [tuple(m) for m in mod])
+            assert np.array_equal(out[-1][:, 0, :], lava_out)
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.lava
+def test_float_lava_agrees_with_the_float_torch_model(export_src_artifact):
+    """Lava floating_pt (our SRCLayer float model, Lava's Dense) vs the torch backend."""
+    import torch
+    from modspike.data import load_digits_dataset
+    from modspike.export.artifact_build import open_artifact
+    from modspike.export.runner import build_runner
+    from modspike.hw.run_artifact import encode_split
+
+    artifact, spec = open_artifact(export_src_artifact)
+    x, _ = load_digits_dataset().split("test")
+    spikes = encode_split(artifact.manifest, x[:100], seed=0)
+    lava = simulate(spec, spikes, "lava-float", record=False)
+    with torch.no_grad():
+        ref = build_runner(spec, "float")(torch.as_tensor(spikes, dtype=torch.float32)).numpy()
+    agree = (lava.logits.argmax(1) == ref.argmax(1)).mean()
+    assert agree >= 0.99
+    assert np.allclose(lava.logits, ref, atol=1e-2 * np.abs(ref).max())
 
 
 @pytest.mark.lava

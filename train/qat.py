@@ -61,16 +61,22 @@ def quantize_layer(layer: nn.Module, in_exp: int, fmt: WeightFormat, sfmt: SRCFo
 
 
 def quantize_network(
-    net: nn.Module, fmt: WeightFormat | None = None, sfmt: SRCFormat | None = None
+    net: nn.Module,
+    fmt: WeightFormat | None = None,
+    sfmt: SRCFormat | None = None,
+    in_exp: int = 0,
 ) -> IntNetwork:
-    """Post-training quantisation of a spiking network (``.layers`` of CellLayer, ``.readout``)."""
+    """Post-training quantisation of a spiking network (``.layers`` of CellLayer, ``.readout``).
+
+    ``in_exp``: the unit of the integer input, ``2**in_exp`` (0 for spikes; ``-frac_bits`` for a
+    graded input such as an observation in the SRC state format)."""
     fmt, sfmt = fmt or WeightFormat(), sfmt or SRCFormat()
     if not hasattr(net, "layers"):
         raise ConfigError(
             f"only spiking networks can be quantised ({', '.join(FIXED_KINDS)}); the ANN baseline"
             " is exported as ONNX instead"
         )
-    layers, in_exp = [], 0
+    layers = []
     for layer in net.layers:
         int_layer = quantize_layer(layer, in_exp, fmt, sfmt)
         layers.append(int_layer)

@@ -1,0 +1,143 @@
+"""Closed-loop runs of a deployed neuromodulated agent against the moving-target environment.
+
+The host (this process) runs the environment, the context network and the modulation projection
+(float torch, ``export.agent_export``); the deployed spiking main network runs on a backend:
+
+* ``torch``: the float agent itself (the reference);
+* ``sim``: the artifact's integer network, batched over episodes (``IntNetwork.steps``);
+* ``lava``: the same network as Lava processes (``fixed_pt``), one episode per
+  :class:`~modspike.hw.lava_net.LavaSession`; the modulation enters each layer's ``mod_in`` port.
+
+Each environment step: the observation is quantised to the SRC state format and held for
+``micro_steps`` network steps, the modulation ``(gain, bias, h_s0)`` is quantised per neuron, the
+last layer's graded outputs are summed, scaled as in training and read out by the host's policy
+layer; the action is the greedy argmax. ``sim`` and ``lava`` give identical actions.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from modspike.errors import ConfigError
+from modspike.export.agent_export import load_agent_artifact
+from modspike.fixedpoint import IntModulation, SRCFormat
+from modspike.fxpnet import IntNetwork
+from modspike.train.envs import MovingTarget
+
+CLOSED_LOOP_BACKENDS = ("torch", "sim", "lava")
+
+
+def _fmt(layer) -> SRCFormat:
+    return SRCFormat(frac_bits=layer.params.frac_bits, state_bits=layer.params.state_bits)
+
+
+def quantize_modulation(mods, net: IntNetwork, batch: int) -> list[IntModulation]:
+    """Float ``train.nmd.Modulation`` per layer (or ``None``: unmodulated) -> integer (batch, n)."""
+    out = []
+    for k, layer in enumerate(net.layers):
+        fmt = _fmt(layer)
+        if mods is None:
+            zeros = np.zeros((batch, layer.n), dtype=np.int64)
+            out.append(IntModulation(np.full_like(zeros, fmt.one), zeros, zeros.copy()))
+        else:
+            m = mods[k]
+            out.append(IntModulation(*(fmt.to_fixed(f.detach().numpy()) for f in m)))
+    return out
+
+
+def _policy_input(total: np.ndarray, deploy: dict, frac_bits: int) -> torch.Tensor:
+    """Summed last-layer outputs (state units) -> the policy's input, as ``MSRCStack`` scales it."""
+    y = total.astype(np.float64) * 2.0**-frac_bits / deploy["micro_steps"]
+    return torch.as_tensor(y * deploy["readout_scale"], dtype=torch.float32)
+
+
+def run_closed_loop(
+    artifact_dir: str | Path,
+    backend: str = "sim",
+    episodes: int = 1,
+    horizon: int = 50,
+    seed: int = 0,
+) -> dict:
+    """Greedy episodes of the agent in ``artifact_dir`` on ``backend``; actions and rewards."""
+    if backend not in CLOSED_LOOP_BACKENDS:
+        raise ConfigError(
+            f"unknown backend {backend!r}; choose one of {', '.join(CLOSED_LOOP_BACKENDS)}"
+        )
+    deploy, agent, spec = load_agent_artifact(artifact_dir)
+    net = spec.quantized
+    # one episode at a time (a Lava session holds a batch of one), each with its own env seed
+    runs = [_episodes(agent, deploy, net, backend, 1, horizon, seed + e) for e in range(episodes)]
+    actions = np.concatenate([r[0] for r in runs], axis=1)
+    rewards = np.concatenate([r[1] for r in runs], axis=1)
+    outputs = np.concatenate([r[2] for r in runs], axis=1)
+    seconds = sum(r[3] for r in runs)
+    return {
+        "backend": backend,
+        "agent": deploy["kind"],
+        "episodes": episodes,
+        "horizon": horizon,
+        "seed": seed,
+        "actions": actions.T.tolist(),  # (episodes, horizon)
+        "rewards": rewards.T.round(6).tolist(),
+        # per episode and step, the last layer's outputs summed over the step (state units)
+        "outputs": outputs.transpose(1, 0, 2).tolist(),
+        "mean_return": float(rewards.sum(0).mean()),
+        "seconds": seconds,
+    }
+
+
+@torch.no_grad()
+def _episodes(agent, deploy: dict, net: IntNetwork, backend: str, batch: int, horizon: int, seed):
+    """``(actions (T, B), rewards (T, B), outputs (T, B, n), seconds)`` of greedy episodes."""
+    from modspike.hw.lava_net import LavaSession
+
+    env = MovingTarget(batch, horizon, seed=seed)
+    obs = env.reset()
+    window = deploy["micro_steps"]
+    frac_bits = -deploy["input_exponent"]
+    ctx = agent.context.initial_state(batch) if agent.context is not None else None
+    prev_a = torch.full((batch,), -1, dtype=torch.long)
+    prev_r = torch.zeros(batch)
+    body_state = agent.body.initial_state(batch)
+    state = net.initial_state(batch)
+    session = LavaSession(net, window) if backend == "lava" else None
+    actions, rewards, outputs, seconds = [], [], [], 0.0
+    try:
+        for _ in range(horizon):
+            t0 = time.perf_counter()
+            z, ctx = agent.modulation(obs, prev_a, prev_r, ctx)
+            fmods = agent.modulator(z) if z is not None else None
+            if backend == "torch":  # the float main network, as NMDAgent.step runs it
+                y, body_state = agent.body(obs, body_state, fmods)
+                logits = agent.policy(y * agent.readout_scale)
+                outputs.append(y.numpy() * window * 2.0**frac_bits)  # summed, in state units
+            else:
+                mods = quantize_modulation(fmods, net, batch)
+                x = SRCFormat(frac_bits=frac_bits).to_fixed(obs.numpy())  # (B, obs_dim)
+                if backend == "sim":
+                    held = [
+                        IntModulation(*(np.broadcast_to(f, (window, *f.shape)) for f in m))
+                        for m in mods
+                    ]
+                    inputs = np.broadcast_to(x, (window, *x.shape))
+                    outs, state = net.steps(inputs, state, held)
+                    total = outs[-1].sum(axis=0)
+                else:
+                    inputs = np.repeat(x, window, axis=0)  # (window, n_in), batch of one
+                    lava_mods = [tuple(f[0] for f in m) for m in mods]
+                    total = session.advance(inputs, lava_mods).sum(axis=0)[None]
+                logits = agent.policy(_policy_input(total, deploy, frac_bits))
+                outputs.append(total)
+            seconds += time.perf_counter() - t0
+            action = logits.argmax(-1)
+            obs, reward, _ = env.step(action)
+            actions.append(action.numpy())
+            rewards.append(reward.numpy())
+            prev_a, prev_r = action, reward
+    finally:
+        if session is not None:
+            session.graph.stop()
+    return np.stack(actions), np.stack(rewards), np.stack(outputs), seconds
