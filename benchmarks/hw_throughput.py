@@ -17,18 +17,43 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
 from modspike.cli import main as cli
-from modspike.hw.run_artifact import run_artifact
+from modspike.data import load_dataset
+from modspike.export.artifact_build import open_artifact
+from modspike.export.runner import build_runner
+from modspike.hw.backends import simulate
+from modspike.hw.run_artifact import encode_split, run_artifact
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def build_artifact(work: Path) -> Path:
-    run, art = work / "src", work / "artifact"
-    argv = ["train", "--cell", "src", "--steps", "25", "--hidden", "64", "--epochs", "30"]
+def build_artifact(work: Path, cell: str = "src") -> Path:
+    run, art = work / cell, work / f"artifact-{cell}"
+    argv = ["train", "--cell", cell, "--steps", "25", "--hidden", "64", "--epochs", "30"]
     assert cli([*argv, "--quiet", "--out", str(run)]) == 0
     assert cli(["export", str(run), "--bits", "8", "--out", str(art)]) == 0
     return art
+
+
+def float_agreement(art: Path) -> dict:
+    """Float torch model vs Lava floating_pt on the whole test split: same predictions?"""
+    artifact, spec = open_artifact(art)
+    x, y = load_dataset("digits").split("test")
+    spikes = encode_split(artifact.manifest, x, seed=0)
+    with torch.no_grad():
+        ref = build_runner(spec, "float")(torch.as_tensor(spikes, dtype=torch.float32)).numpy()
+    lava = simulate(spec, spikes, "lava-float", record=False)
+    same = lava.logits.argmax(1) == ref.argmax(1)
+    return {
+        "cell": spec.layers[0].kind,
+        "samples": int(len(y)),
+        "agreement": float(same.mean()),
+        "accuracy_torch": float((ref.argmax(1) == y).mean()),
+        "accuracy_lava_float": float((lava.logits.argmax(1) == y).mean()),
+        "max_abs_logit_diff": float(np.abs(lava.logits - ref).max()),
+    }
 
 
 def synops(result: dict, fan_out: dict[str, int]) -> float:
@@ -50,6 +75,9 @@ def main() -> int:
             t0 = time.perf_counter()
             res[backend] = run_artifact(art, backend=backend, progress=False)
             wall[backend] = time.perf_counter() - t0
+        floats = [float_agreement(art)]
+        if not args.artifact:
+            floats.append(float_agreement(build_artifact(Path(tmp), "lif")))
     sim, lava = res["sim"], res["lava"]
     same = sim["predictions"] == lava["predictions"] and sim["spike_counts"] == lava["spike_counts"]
     n_in = 64
@@ -70,6 +98,7 @@ def main() -> int:
         "ratio_sim_over_lava": sim["samples_per_second"] / lava["samples_per_second"],
         "ratio_wall": wall["lava"] / wall["sim"],
         "sim_synaptic_ops_per_second": ops / sim["seconds"],
+        "float_torch_vs_lava_floating_pt": floats,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hw_throughput.json").write_text(json.dumps(out, indent=1))
@@ -85,7 +114,15 @@ def main() -> int:
         )
         + f"\nsim / Lava: {out['ratio_sim_over_lava']:.0f}x in simulation time,"
         f" {out['ratio_wall']:.0f}x in wall time; sim synaptic operations per second:"
-        f" {out['sim_synaptic_ops_per_second']:.3g}.\n"
+        f" {out['sim_synaptic_ops_per_second']:.3g}.\n\n"
+        "Float torch model vs Lava floating_pt, whole test split:\n\n"
+        "| cell | agreement | accuracy torch | accuracy Lava float | max logit diff |\n"
+        "|---|---|---|---|---|\n"
+        + "".join(
+            f"| {f['cell']} | {f['agreement']:.2%} | {f['accuracy_torch']:.4f} |"
+            f" {f['accuracy_lava_float']:.4f} | {f['max_abs_logit_diff']:.2g} |\n"
+            for f in floats
+        )
     )
     (RESULTS / "hw_throughput.md").write_text(md)
     print(md)

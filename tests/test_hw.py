@@ -198,6 +198,29 @@ def test_float_lava_agrees_with_the_float_torch_model(export_src_artifact):
 
 
 @pytest.mark.lava
+def test_exported_digits_lif_artifact_on_lava_fixed_and_float(export_lif_run, tmp_path):
+    """A trained LIF network on the digits test split: sim == Lava fixed_pt spike for spike, and
+    Lava floating_pt (Lava's own LIFReset and Dense) gives the float torch model's predictions."""
+    import torch
+    from modspike.cli import main
+    from modspike.data import load_digits_dataset
+    from modspike.export.artifact_build import open_artifact
+    from modspike.export.runner import build_runner
+    from modspike.hw.run_artifact import encode_split
+
+    assert main(["export", str(export_lif_run), "--out", str(tmp_path / "lif")]) == 0
+    artifact, spec = open_artifact(tmp_path / "lif")
+    x, _ = load_digits_dataset().split("test")
+    spikes = encode_split(artifact.manifest, x[:40], seed=0)
+    sim, _ = _assert_same(spec.quantized, spikes)
+    assert all(r.sum() > 0 for r in sim.rasters)
+    lava = simulate(spec, spikes, "lava-float", record=False)
+    with torch.no_grad():
+        ref = build_runner(spec, "float")(torch.as_tensor(spikes, dtype=torch.float32)).numpy()
+    assert (lava.logits.argmax(1) == ref.argmax(1)).mean() >= 0.99
+
+
+@pytest.mark.lava
 def test_lava_is_stopped_after_an_exception():
     from modspike.hw.lava_net import run_lava
 
