@@ -33,23 +33,28 @@ test-fast: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 ## the README's main job: train the default model (SRC) and its ANN baseline on the default data
-## (digits), export both as one 8-bit artifact, summarise it and run it on the simulator
+## (digits), export both as one 8-bit artifact, summarise it, run it on the simulator and write
+## its cost report (runs/demo/report/report.html)
 demo: env
 	$(BIN)/modspike train --cell src --data digits --steps 25 --hidden 64 --epochs 30 --out $(RUNS)/demo/src
 	$(BIN)/modspike train --cell ann --data digits --hidden 64 --epochs 100 --lr 3e-3 --out $(RUNS)/demo/ann
 	$(BIN)/modspike export $(RUNS)/demo/src --bits 8 --baseline $(RUNS)/demo/ann --out $(RUNS)/demo/artifact
 	$(BIN)/modspike inspect $(RUNS)/demo/artifact
 	$(BIN)/modspike run $(RUNS)/demo/artifact --backend sim --out $(RUNS)/demo/result_sim.json
+	$(BIN)/modspike report $(RUNS)/demo/artifact --out $(RUNS)/demo/report
 
 bench: env
 	nice -n 10 $(BIN)/python benchmarks/run_all.py
 	nice -n 10 $(BIN)/python benchmarks/hw_throughput.py
+	nice -n 10 $(BIN)/python benchmarks/end_to_end.py
 
 clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache
 
-## the longer studies: learnable h_s0 on digits (~5 min), adaptation (~10 min), warm-up copy task
+## the longer studies: learnable h_s0 on digits (~5 min), adaptation (~10 min), warm-up copy task,
+## deploying the NMD agent on sim and Lava (~6 min)
 bench-extra: env
 	nice -n 10 $(BIN)/python benchmarks/hs0_training.py
 	nice -n 10 $(BIN)/python benchmarks/adaptation.py
 	nice -n 10 $(BIN)/python benchmarks/warmup_copy.py
+	nice -n 10 $(BIN)/python benchmarks/deploy_agent.py

@@ -1,6 +1,6 @@
 """Deploying the NMD-modulated mSRC agent (issue 7 item 3): float vs 8-bit sim vs Lava, closed loop.
 
-Trains one ``nmd-msrc`` agent (A2C, 500 iterations as benchmarks/adaptation.py, seed 0; ~5 min) or
+Trains one ``nmd-msrc`` agent (A2C as benchmarks/adaptation.py, seed 0; ~5 min) or
 loads ``--agent`` (a torch file ``{"kwargs": ..., "state_dict": ...}``), exports it with
 ``export.agent_export.export_agent`` (main network -> model.nir, modulation network on the host)
 and runs greedy episodes of the moving-target task in closed loop:
@@ -38,8 +38,8 @@ def trained_agent(path: str | None):
         agent = build_agent("nmd-msrc", **saved["kwargs"])
         agent.load_state_dict(saved["state_dict"])
         return agent, saved["kwargs"], None
-    # the configuration of benchmarks/adaptation.py (500 iterations), seed 0
-    record, agent = run("nmd-msrc", A2CConfig(iterations=500, seed=0), {}, return_agent=True)
+    # the configuration of benchmarks/adaptation.py (its defaults: 600 iterations), seed 0
+    record, agent = run("nmd-msrc", A2CConfig(seed=0), {}, return_agent=True)
     return agent, {}, record
 
 

@@ -239,13 +239,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run ARTIFACT_DIR over the test split with input spikes drawn from its encoding: "
             "torch = float dynamics, sim = the bit-exact integer simulator, lava = Lava's CPU "
-            "simulator (fixed_pt, all samples in one run), loihi2 = Intel's hardware (needs "
-            "lava-loihi). Prints accuracy and speed; --out writes RESULT.json with predictions "
+            "simulator (fixed_pt, all samples in one run), lava-float = Lava's floating_pt models "
+            "on the float network, loihi2 = Intel's hardware (needs lava-loihi). Prints accuracy and speed; --out writes RESULT.json with predictions "
             "and per-layer spike counts."
         ),
     )
     p.add_argument("artifact", metavar="ARTIFACT_DIR")
-    p.add_argument("--backend", choices=("torch", "sim", "lava", "loihi2"), default="sim")
+    p.add_argument(
+        "--backend", choices=("torch", "sim", "lava", "lava-float", "loihi2"), default="sim"
+    )
     p.add_argument("--data", help="data set (default: the one named in the manifest)")
     p.add_argument("--data-dir", help="folder with the IDX files (mnist / fashion-mnist)")
     p.add_argument("--split", choices=("train", "val", "test"), default="test")
@@ -280,12 +282,82 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="modeled cost of artifacts: counts, energy vs the ANN baseline, figures",
+        description=(
+            "Run each ARTIFACT_DIR (sim by default; lava gives identical counts), count spikes and"
+            " synaptic operations per layer, sample and step, price them on an energy profile and"
+            " compare with the artifact's baseline.onnx ANN (int8 MACs, accuracy and latency via"
+            " onnxruntime). Writes REPORT_DIR/{report.json, report.md, report.html}. Every energy"
+            " is modeled, not measured (docs/energy.md)."
+        ),
+    )
+    p.add_argument("artifacts", nargs="+", metavar="ARTIFACT_DIR")
+    p.add_argument("--backend", choices=("sim", "lava", "torch"), default="sim")
+    p.add_argument("--data", help="data set (default: the one named in the manifest)")
+    p.add_argument("--data-dir", help="folder with the IDX files (mnist / fashion-mnist)")
+    p.add_argument("--limit", type=int, metavar="N", help="the first N test samples only")
+    p.add_argument("--seed", type=int, default=0, help="seed of the input spikes (default: 0)")
+    p.add_argument(
+        "--profile",
+        default="loihi",
+        help="SNN energy profile: loihi, spinnaker2 or a TOML path (default: loihi)",
+    )
+    p.add_argument(
+        "--ann-profile",
+        default="horowitz45",
+        help="ANN energy profile: a name or TOML path with mac_int8 / mac_fp32 (default: horowitz45)",
+    )
+    p.add_argument(
+        "--ann-precision",
+        choices=("int8", "fp32"),
+        default="int8",
+        help="price the ANN's MACs at int8 (precision-matched with 8-bit SNN weights) or fp32",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder to write")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from modspike.runtime.report import build_report
+
+    report = build_report(
+        args.artifacts,
+        args.out,
+        backend=args.backend,
+        data=args.data,
+        data_dir=args.data_dir,
+        limit=args.limit,
+        seed=args.seed,
+        profile=args.profile,
+        ann_profile=args.ann_profile,
+        precision=args.ann_precision,
+        progress=not args.quiet,
+    )
+    rows = [
+        {
+            "artifact": e["artifact"],
+            "accuracy": e["accuracy"],
+            "snn_pj_per_inference": e["snn"]["energy_pj_per_sample"],
+            "ann_pj_per_inference": e["ann"]["energy_pj_per_sample"] if e["ann"] else None,
+            "ratio_snn_over_ann": e["ratio_snn_over_ann"],
+        }
+        for e in report["artifacts"]
+    ]
+    print(json.dumps({"report_dir": args.out, "kind": report["kind"], "artifacts": rows}))
+    return 0
+
+
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_train,
     _add_export,
     _add_import_nir,
     _add_inspect,
     _add_run,
+    _add_report,
     _add_analyze,
 ]
 

@@ -2,9 +2,12 @@
 
 Backends: ``torch`` (the artifact's float dynamics, export/runner.py), ``sim`` (the batched
 integer simulator, ``IntNetwork``), ``lava`` (Lava's CPU simulator, fixed_pt models, all samples
-in one run) and ``loihi2`` (needs Intel's extension; a clear error elsewhere). Input spikes are
+in one run), ``lava-float`` (Lava's floating_pt models on the float network) and ``loihi2`` (needs Intel's extension; a clear error elsewhere). Input spikes are
 drawn once per call from the artifact's encoding with ``seed``, so every backend sees the same
 spikes. ``seconds`` is the simulation itself: no imports, no graph building, no Lava start-up.
+With ``keep_rasters=True`` the input spikes and every layer's output raster (in the network's
+own units: 0/1 spikes, graded SRC outputs as floats) come back next to the dictionary, for
+``modspike.runtime.counters``; they are never written to RESULT.json.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from modspike.hw.lava_support import require_loihi2
 from modspike.train.encoding import encode
 from tqdm import tqdm
 
-BACKENDS = ("torch", "sim", "lava", "loihi2")
+BACKENDS = ("torch", "sim", "lava", "lava-float", "loihi2")
 
 
 def encode_split(manifest: dict, x: np.ndarray, seed: int) -> np.ndarray:
@@ -42,7 +45,7 @@ def _join(chunks: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.concatenate(layer) for layer in zip(*chunks)]
 
 
-def _run_torch(spec, spikes: np.ndarray, batch: int, progress: bool):
+def _run_torch(spec, spikes: np.ndarray, batch: int, progress: bool, keep: list | None = None):
     runner = build_runner(spec, "float")
     logits, counts, seconds = [], [], 0.0
     for start in tqdm(range(0, spikes.shape[1], batch), desc="torch", disable=not progress):
@@ -53,21 +56,34 @@ def _run_torch(spec, spikes: np.ndarray, batch: int, progress: bool):
         seconds += time.perf_counter() - t0
         logits.append(out.numpy())
         counts.append([(r != 0).sum(dim=0).numpy() for r in recs])  # (batch, n) per layer
+        if keep is not None:
+            keep.append([r.numpy() for r in recs])
     return np.concatenate(logits), _join(counts), seconds, {"mode": "float"}
 
 
-def _run_fixed(net, spikes: np.ndarray, backend: str, batch: int, progress: bool):
-    if backend == "lava":  # one Lava run for all samples: start-up is paid once
+def _run_fixed(
+    net, spikes: np.ndarray, backend: str, batch: int, progress: bool, keep: list | None = None
+):
+    """sim / lava on the IntNetwork, or lava-float on the float NetSpec (``net``)."""
+    if backend.startswith("lava"):  # one Lava run for all samples: start-up is paid once
         chunks = [(0, spikes.shape[1])]
     else:
         chunks = [(s, min(s + batch, spikes.shape[1])) for s in range(0, spikes.shape[1], batch)]
     logits, counts, seconds, config = [], [], 0.0, {}
     for lo, hi in tqdm(chunks, desc=backend, disable=not progress or len(chunks) == 1):
-        res = simulate(net, spikes[:, lo:hi], backend, progress=progress)
+        # without rasters Lava reads back only its counting sinks (n x samples per layer)
+        res = simulate(net, spikes[:, lo:hi], backend, progress=progress, record=keep is not None)
         seconds += res.seconds
         config = res.config
         logits.append(res.logits)
-        counts.append([(r != 0).sum(axis=0) for r in res.rasters])
+        counts.append([np.asarray(e, dtype=np.int64) for e in res.events])
+        if keep is not None:  # integer outputs -> the network's units (2**out_exp per unit)
+            keep.append(
+                [
+                    r if getattr(layer, "out_exp", 0) == 0 else r * 2.0**layer.out_exp
+                    for r, layer in zip(res.rasters, net.layers)
+                ]
+            )
     return np.concatenate(logits), _join(counts), seconds, config
 
 
@@ -81,8 +97,12 @@ def run_artifact(
     seed: int = 0,
     batch: int = 512,
     progress: bool = True,
-) -> dict:
-    """Run ``artifact_dir`` on ``backend`` over a data split; returns the RESULT.json dictionary."""
+    keep_rasters: bool = False,
+):
+    """Run ``artifact_dir`` on ``backend`` over a data split; returns the RESULT.json dictionary.
+
+    With ``keep_rasters`` returns ``(result, rasters)``: ``rasters`` holds ``inputs`` (T, N, n_in)
+    uint8, ``outputs`` (one (T, N, n) array per layer) and ``layers`` (their names)."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "loihi2":
@@ -103,8 +123,11 @@ def run_artifact(
         raise ConfigError(
             f"data set {data!r} has {spikes.shape[2]} inputs, the network expects {spec.n_in}"
         )
+    keep: list | None = [] if keep_rasters else None
     if backend == "torch":
-        logits, counts, seconds, config = _run_torch(spec, spikes, batch, progress)
+        logits, counts, seconds, config = _run_torch(spec, spikes, batch, progress, keep)
+    elif backend == "lava-float":
+        logits, counts, seconds, config = _run_fixed(spec, spikes, backend, batch, progress, keep)
     else:
         if spec.quantized is None:
             raise HardwareError(
@@ -112,12 +135,12 @@ def run_artifact(
                 " can run it"
             )
         logits, counts, seconds, config = _run_fixed(
-            spec.quantized, spikes, backend, batch, progress
+            spec.quantized, spikes, backend, batch, progress, keep
         )
     pred = logits.argmax(axis=1)
     n = len(y)
     layers = [layer.name for layer in spec.layers]
-    return {
+    result = {
         "artifact": str(artifact_dir),
         "backend": backend,
         "backend_config": {**config, "batch": batch},
@@ -141,3 +164,7 @@ def run_artifact(
         "seconds": seconds,
         "samples_per_second": n / seconds if seconds > 0 else None,
     }
+    if keep is None:
+        return result
+    outputs = [np.concatenate(chunk, axis=1) for chunk in zip(*keep)]  # over the sample axis
+    return result, {"inputs": spikes, "outputs": outputs, "layers": layers}

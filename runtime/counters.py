@@ -123,3 +123,47 @@ def layers_from_netspec(spec, weight_bits: int | None = None, state_bits: int = 
         )
         for ly in spec.layers
     ]
+
+
+def layers_from_intnet(net, weight_bits: int = 8, state_bits: int = 16) -> list[LayerDesc]:
+    """LayerDesc list from a fixed-point ``IntNetwork`` (integer mantissas: the deployed zeros)."""
+    from modspike.fxpnet import SRC_KINDS
+
+    return [
+        LayerDesc(
+            weight=np.asarray(ly.synapse.weights.mantissa),
+            rec_weight=None if ly.recurrent is None else np.asarray(ly.recurrent.weights.mantissa),
+            binary_output=ly.kind not in SRC_KINDS,
+            weight_bits=weight_bits,
+            state_bits=state_bits,
+        )
+        for ly in net.layers
+    ]
+
+
+def summarize(counts: list[dict], names: list[str] | None = None) -> dict:
+    """Per-sample means of ``count_layers`` output (summed over time): one dict per layer and the
+    network total (``activation_sparsity`` pooled over layers, as NeuroBench)."""
+    keys = (
+        "spikes",
+        "dense",
+        "effective",
+        "effective_acs",
+        "effective_macs",
+        "graded_weighted",
+        "neuron_active",
+        "neuron_inactive",
+    )
+    names = names or [f"layer{k}" for k in range(len(counts))]
+    layers = {}
+    for name, d in zip(names, counts, strict=True):
+        row = {k: float(np.mean(d[k])) for k in keys}
+        row["activation_sparsity"] = float(np.mean(d["activation_sparsity"]))
+        row["footprint_bits"] = int(d["footprint_bits"])
+        row["connection_sparsity"] = float(d["connection_sparsity"])
+        layers[name] = row
+    total = {k: float(sum(r[k] for r in layers.values())) for k in keys}
+    slots = sum(r["neuron_active"] + r["neuron_inactive"] for r in layers.values())
+    total["activation_sparsity"] = 1.0 - total["spikes"] / slots if slots else 0.0
+    total["footprint_bits"] = int(sum(r["footprint_bits"] for r in layers.values()))
+    return {"per_sample": total, "layers": layers}

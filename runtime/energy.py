@@ -36,22 +36,30 @@ def load_profile(name_or_path, required=()) -> dict:
 
 
 def snn_energy(counts: list[dict], profile="loihi") -> dict:
-    """Energy (pJ) per layer and total from ``count_layers`` output (summed over time)."""
+    """Energy (pJ) per layer and total from ``count_layers`` output (summed over time), and the
+    total split into its ``components`` (synops, neuron updates active / inactive, spikes)."""
     prof = load_profile(profile, SNN_KEYS)
     c = prof["cost"]
+    prices = {
+        "synops": ("effective", c["synop"]),
+        "neuron_active": ("neuron_active", c["neuron_active"]),
+        "neuron_inactive": ("neuron_inactive", c["neuron_inactive"]),
+        "spikes": ("spikes", c.get("spike", 0.0)),
+    }
     layers = []
+    components = dict.fromkeys(prices, 0.0)
     for d in counts:
-        e = (
-            np.sum(d["effective"]) * c["synop"]
-            + np.sum(d["neuron_active"]) * c["neuron_active"]
-            + np.sum(d["neuron_inactive"]) * c["neuron_inactive"]
-            + np.sum(d["spikes"]) * c.get("spike", 0.0)
-        )
-        layers.append(float(e))
+        e = 0.0
+        for name, (key, cost) in prices.items():
+            part = float(np.sum(d[key]) * cost)
+            components[name] += part
+            e += part
+        layers.append(e)
     return {
         "kind": "modeled",
         "unit": prof.get("unit", "pJ"),
         "profile": prof.get("name"),
         "layers": layers,
+        "components": components,
         "total": float(sum(layers)),
     }

@@ -31,7 +31,8 @@ def test_run_writes_results_and_sim_equals_lava(export_src_artifact, tmp_path):
     sim = _run(export_src_artifact, tmp_path, "sim")
     lava = _run(export_src_artifact, tmp_path, "lava")
     torch_ = _run(export_src_artifact, tmp_path, "torch")
-    for result in (sim, lava, torch_):
+    lava_float = _run(export_src_artifact, tmp_path, "lava-float")
+    for result in (sim, lava, torch_, lava_float):
         assert all(k in result for k in FIELDS)
         assert result["n_samples"] == 12 == len(result["predictions"])
         assert 0.0 <= result["accuracy"] <= 1.0 and result["seconds"] > 0
@@ -41,6 +42,9 @@ def test_run_writes_results_and_sim_equals_lava(export_src_artifact, tmp_path):
     assert sim["predictions"] == lava["predictions"]
     assert sim["spike_counts"] == lava["spike_counts"]
     assert lava["backend_config"]["backend"] == "lava"
+    # Lava's floating_pt run of the float network predicts what the float torch model predicts
+    same = sum(a == b for a, b in zip(lava_float["predictions"], torch_["predictions"]))
+    assert same >= 11 and lava_float["backend_config"]["select_tag"] == "floating_pt"
 
 
 def test_run_rejects_bad_requests_with_exit_code_2(export_src_artifact, tmp_path, capsys):

@@ -101,3 +101,56 @@ def test_onnx_macs(tmp_path):
     assert [r["macs"] for r in rows] == [4 * 5, 5 * 3]  # 20 and 15 MACs
     assert ann_energy(rows)["total"] == pytest.approx(35 * 0.23)
     assert ann_energy(rows, "fp32")["total"] == pytest.approx(35 * 4.6)
+
+
+def test_layers_from_netspec_and_intnet(export_src_artifact):
+    from modspike.export.artifact_build import open_artifact
+    from modspike.runtime.counters import layers_from_intnet, layers_from_netspec
+
+    artifact, spec = open_artifact(export_src_artifact)
+    layers = layers_from_netspec(spec)
+    fixed = layers_from_intnet(spec.quantized, spec.weight_bits)
+    assert len(layers) == len(fixed) == len(spec.layers)
+    for desc, q, ly in zip(layers, fixed, spec.layers):
+        assert desc.weight.shape == (ly.n, ly.n_in) == q.weight.shape
+        assert (desc.rec_weight is None) == (ly.rec_weight is None) == (q.rec_weight is None)
+        assert desc.binary_output is (ly.kind not in ("src", "msrc", "bsrc"))
+        assert desc.weight_bits == artifact.manifest["quantization"]["weight_bits"]
+        # the file's weights are the dequantised integers: the same synapses are zero
+        assert np.array_equal(desc.weight != 0, q.weight != 0)
+        assert desc.n == ly.n and desc.state_bits == 16
+    assert layers_from_netspec(spec, weight_bits=4)[0].weight_bits == 4
+
+
+@pytest.mark.lava
+def test_counts_from_every_backend(export_src_artifact):
+    """sim and Lava give identical per-layer, per-sample and per-step counts (one Lava run);
+    the float torch backend's counts follow the same definitions on its own rasters."""
+    from modspike.export.artifact_build import open_artifact
+    from modspike.hw.run_artifact import run_artifact
+    from modspike.runtime.counters import layers_from_intnet, layers_from_netspec
+
+    _, spec = open_artifact(export_src_artifact)
+    fixed = layers_from_intnet(spec.quantized, spec.weight_bits)
+    got = {}
+    for backend in ("sim", "lava", "torch"):
+        result, rasters = run_artifact(
+            export_src_artifact, backend, limit=6, progress=False, keep_rasters=True
+        )
+        assert "outputs" not in result and "inputs" not in result  # never in RESULT.json
+        layers = layers_from_netspec(spec) if backend == "torch" else fixed
+        inputs, outputs = rasters["inputs"], rasters["outputs"]
+        assert inputs.shape == (result["steps"], 6, spec.n_in)
+        assert [o.shape for o in outputs] == [(result["steps"], 6, ly.n) for ly in spec.layers]
+        per_sample = count_layers(layers, inputs, outputs)
+        per_step = count_layers(layers, inputs, outputs, per_step=True)
+        for name, c, s in zip(rasters["layers"], per_sample, per_step):
+            assert c["spikes"].sum() == result["spike_counts"][name]["total"]
+            assert np.array_equal(s["effective"].sum(0), c["effective"])
+        got[backend] = (per_sample, per_step, inputs)
+    for a, b in zip(got["sim"][0] + got["sim"][1], got["lava"][0] + got["lava"][1]):
+        assert a.keys() == b.keys()
+        assert all(np.array_equal(a[k], b[k]) for k in a)
+    # same input spikes everywhere; the first (feed-forward) layer's synops depend on them only
+    assert np.array_equal(got["sim"][2], got["torch"][2])
+    assert np.array_equal(got["sim"][0][0]["effective"], got["torch"][0][0]["effective"])
