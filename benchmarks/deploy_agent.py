@@ -38,8 +38,8 @@ def trained_agent(path: str | None):
         agent = build_agent("nmd-msrc", **saved["kwargs"])
         agent.load_state_dict(saved["state_dict"])
         return agent, saved["kwargs"], None
-    # the configuration of benchmarks/adaptation.py (its defaults: 600 iterations), seed 0
-    record, agent = run("nmd-msrc", A2CConfig(seed=0), {}, return_agent=True)
+    # the configuration of benchmarks/adaptation.py (500 iterations), seed 0
+    record, agent = run("nmd-msrc", A2CConfig(iterations=500, seed=0), {}, return_agent=True)
     return agent, {}, record
 
 

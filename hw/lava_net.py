@@ -232,8 +232,8 @@ class LavaGraph:
         self.steps_done += steps
 
     def stop(self) -> None:
-        if self.steps_done:
-            self.source.stop()
+        """Stop the runtime if one was started (also after a failed first ``run``)."""
+        self.source.stop()  # Lava's stop() is a no-op when no runtime exists
 
 
 def run_lava(
