@@ -95,7 +95,7 @@ def run_artifact(
     split: str = "test",
     limit: int | None = None,
     seed: int = 0,
-    batch: int = 512,
+    batch: int = 2048,
     progress: bool = True,
     keep_rasters: bool = False,
 ):

@@ -232,6 +232,20 @@ def test_lava_is_stopped_after_an_exception():
     assert not multiprocessing.active_children()  # every Lava worker was shut down
 
 
+def test_threaded_simulator_equals_one_thread():
+    """The batch split over threads changes nothing, modulation included."""
+    from modspike.hw.backends import run_sim
+
+    rng = np.random.default_rng(4)
+    net = _msrc_net(rng)
+    spikes = (rng.random((6, 700, 4)) < 0.5).astype(np.uint8)
+    mods = _random_modulation(rng, net, 6, 700)
+    one, used_one = run_sim(net, spikes, mods, threads=1)
+    many, used = run_sim(net, spikes, mods, threads=3)
+    assert (used_one, used) == (1, 2)  # 700 samples: at most 2 shares of >= 256
+    assert all(np.array_equal(a, b) for a, b in zip(one, many)) and one[0].any()
+
+
 def test_loihi2_and_bad_backends_have_clear_messages():
     from modspike.hw.lava_support import loihi2_available
 
