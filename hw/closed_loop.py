@@ -6,7 +6,9 @@ The host (this process) runs the environment, the context network and the modula
 * ``torch``: the float agent itself (the reference);
 * ``sim``: the artifact's integer network, batched over episodes (``IntNetwork.steps``);
 * ``lava``: the same network as Lava processes (``fixed_pt``), one episode per
-  :class:`~modspike.hw.lava_net.LavaSession`; the modulation enters each layer's ``mod_in`` port.
+  :class:`~modspike.hw.lava_net.LavaSession`; the modulation enters each layer's ``mod_in`` port;
+* ``lava-float``: the float network on Lava's ``floating_pt`` models (float observation and
+  modulation), to compare with ``torch``.
 
 Each environment step: the observation is quantised to the SRC state format and held for
 ``micro_steps`` network steps, the modulation ``(gain, bias, h_s0)`` is quantised per neuron, the
@@ -27,7 +29,7 @@ from modspike.fixedpoint import IntModulation, SRCFormat
 from modspike.fxpnet import IntNetwork
 from modspike.train.envs import MovingTarget
 
-CLOSED_LOOP_BACKENDS = ("torch", "sim", "lava")
+CLOSED_LOOP_BACKENDS = ("torch", "sim", "lava", "lava-float")
 
 
 def _fmt(layer) -> SRCFormat:
@@ -67,9 +69,8 @@ def run_closed_loop(
             f"unknown backend {backend!r}; choose one of {', '.join(CLOSED_LOOP_BACKENDS)}"
         )
     deploy, agent, spec = load_agent_artifact(artifact_dir)
-    net = spec.quantized
     # one episode at a time (a Lava session holds a batch of one), each with its own env seed
-    runs = [_episodes(agent, deploy, net, backend, 1, horizon, seed + e) for e in range(episodes)]
+    runs = [_episodes(agent, deploy, spec, backend, 1, horizon, seed + e) for e in range(episodes)]
     actions = np.concatenate([r[0] for r in runs], axis=1)
     rewards = np.concatenate([r[1] for r in runs], axis=1)
     outputs = np.concatenate([r[2] for r in runs], axis=1)
@@ -90,10 +91,11 @@ def run_closed_loop(
 
 
 @torch.no_grad()
-def _episodes(agent, deploy: dict, net: IntNetwork, backend: str, batch: int, horizon: int, seed):
+def _episodes(agent, deploy: dict, spec, backend: str, batch: int, horizon: int, seed):
     """``(actions (T, B), rewards (T, B), outputs (T, B, n), seconds)`` of greedy episodes."""
     from modspike.hw.lava_net import LavaSession
 
+    net = spec.quantized
     env = MovingTarget(batch, horizon, seed=seed)
     obs = env.reset()
     window = deploy["micro_steps"]
@@ -103,7 +105,11 @@ def _episodes(agent, deploy: dict, net: IntNetwork, backend: str, batch: int, ho
     prev_r = torch.zeros(batch)
     body_state = agent.body.initial_state(batch)
     state = net.initial_state(batch)
-    session = LavaSession(net, window) if backend == "lava" else None
+    session = None
+    if backend == "lava":
+        session = LavaSession(net, window)
+    elif backend == "lava-float":
+        session = LavaSession(spec, window, precision="float")
     actions, rewards, outputs, seconds = [], [], [], 0.0
     try:
         for _ in range(horizon):
@@ -114,6 +120,16 @@ def _episodes(agent, deploy: dict, net: IntNetwork, backend: str, batch: int, ho
                 y, body_state = agent.body(obs, body_state, fmods)
                 logits = agent.policy(y * agent.readout_scale)
                 outputs.append(y.numpy() * window * 2.0**frac_bits)  # summed, in state units
+            elif backend == "lava-float":
+                if fmods is None:
+                    ones = [np.ones(ly.n) for ly in spec.layers]
+                    lava_mods = [(o, 0 * o, 0 * o) for o in ones]
+                else:
+                    lava_mods = [tuple(f[0].numpy().astype(np.float64) for f in m) for m in fmods]
+                inputs = np.repeat(obs.numpy().astype(np.float64), window, axis=0)
+                total = session.advance(inputs, lava_mods).sum(axis=0)[None]
+                logits = agent.policy(_policy_input(total * 2.0**frac_bits, deploy, frac_bits))
+                outputs.append(total * 2.0**frac_bits)
             else:
                 mods = quantize_modulation(fmods, net, batch)
                 x = SRCFormat(frac_bits=frac_bits).to_fixed(obs.numpy())  # (B, obs_dim)

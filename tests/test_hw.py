@@ -109,8 +109,9 @@ def _random_modulation(rng, net, steps, batch):
 
 
 @pytest.mark.lava
-def test_lif_network_is_spike_exact_on_lava():
-    rng = np.random.default_rng(1)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_lif_network_is_spike_exact_on_lava(seed):
+    rng = np.random.default_rng(seed)
     net = _lif_net(rng)
     spikes = (rng.random((12, 6, 16)) < 0.4).astype(np.uint8)
     sim, _ = _assert_same(net, spikes)

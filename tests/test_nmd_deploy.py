@@ -9,6 +9,7 @@ import pytest
 import torch
 from modspike.errors import ArtifactError, ConfigError
 from modspike.export.agent_export import export_agent, load_agent_artifact
+from modspike.fixedpoint import WeightFormat, quantize_weights
 from modspike.hw.closed_loop import quantize_modulation, run_closed_loop
 from modspike.train.nmd import build_agent
 
@@ -22,6 +23,12 @@ def agent_artifact(tmp_path_factory):
     with torch.no_grad():  # a visible modulation: an untrained projection is tiny
         for p in (*agent.modulator.Ws, *agent.modulator.Wb, *agent.modulator.Wh):
             p.mul_(5.0)
+        # weights on the 8-bit grid, so the exported float network is the agent's own network
+        for layer in agent.body.layers:
+            for lin in (layer.synapse, layer.rec):
+                if lin is not None:
+                    q = quantize_weights(lin.weight.double().numpy(), WeightFormat(8))
+                    lin.weight.copy_(torch.as_tensor(q.dequantize(), dtype=torch.float32))
     out = tmp_path_factory.mktemp("agent") / "artifact"
     export_agent(agent, KWARGS, out)
     return out
@@ -62,6 +69,17 @@ def test_closed_loop_actions_are_identical_on_sim_and_lava(agent_artifact):
     assert sim["outputs"] == lava["outputs"]  # the network's outputs, step for step
     outputs = np.array(sim["outputs"][0])
     assert outputs.any() and len({tuple(o) for o in outputs}) > 1  # a live, changing network
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.lava
+def test_float_closed_loop_on_lava_follows_the_float_agent(agent_artifact):
+    """Lava floating_pt, float observation and modulation through mod_in: the torch agent's run."""
+    ref = run_closed_loop(agent_artifact, "torch", episodes=1, horizon=8, seed=3)
+    lava = run_closed_loop(agent_artifact, "lava-float", episodes=1, horizon=8, seed=3)
+    assert lava["actions"] == ref["actions"]
+    a, b = np.array(ref["outputs"]), np.array(lava["outputs"])
+    assert a.any() and np.allclose(a, b, rtol=1e-4, atol=1e-3 * np.abs(a).max())
     assert not multiprocessing.active_children()
 
 
