@@ -80,8 +80,8 @@ def simulate(
 ) -> SimResult:
     """Run input ``spikes`` (T, batch, n_in) on ``backend`` ("sim", "lava", "lava-float" with a
     NetSpec, or "loihi2"). ``record=False`` skips the rasters (Lava reads back only per-sample
-    totals then). ``modulation``: per layer ``None`` or an ``IntModulation`` of (T, batch, n)
-    arrays (sim) / a (gain, bias, hs0) triple (lava)."""
+    totals then). ``modulation``: per layer ``None`` or an ``IntModulation`` (gain, bias, hs0) of
+    (T, batch, n) arrays."""
     spikes = np.asarray(spikes)
     n_in = net.layers[0].n_in
     if spikes.ndim != 3 or spikes.shape[2] != n_in:
@@ -99,8 +99,6 @@ def simulate(
         from modspike.hw.lava_net import run_lava
 
         precision = "fixed" if backend == "lava" else "float"
-        if modulation is not None and backend == "lava":
-            modulation = [None if m is None else tuple(m) for m in modulation]
         rasters, totals, events, seconds, config = run_lava(
             net, spikes, precision=precision, record=record, modulation=modulation
         )

@@ -152,7 +152,6 @@ class LavaGraph:
         fixed = precision == "fixed"
         if fixed and not isinstance(net, IntNetwork):
             raise HardwareError("fixed precision runs an IntNetwork (the artifact's integer model)")
-        self.net, self.precision, self.period, self.window = net, precision, period, window
         layers = net.layers
         n_in = layers[0].n_in
         dtype = np.int32 if fixed else np.float64
@@ -236,6 +235,23 @@ class LavaGraph:
         self.source.stop()  # Lava's stop() is a no-op when no runtime exists
 
 
+def _to_columns(x: np.ndarray, period: int, offset: int, total: int) -> np.ndarray:
+    """Samples ``x`` (T, batch, *shape) back to back as ring-buffer columns ``(*shape, total)``:
+    step ``t`` of sample ``s`` in column ``s*period + t + offset``, zeros elsewhere."""
+    steps, batch, inner = x.shape[0], x.shape[1], x.shape[2:]
+    block = np.zeros((*inner, batch, period))
+    block[..., :steps] = np.moveaxis(x, (0, 1), (-1, -2))
+    out = np.zeros((*inner, total))
+    out[..., offset : offset + batch * period] = block.reshape(*inner, batch * period)
+    return out
+
+
+def _from_columns(rec: np.ndarray, steps: int, batch: int, period: int, offset: int):
+    """The inverse of :func:`_to_columns` for a sink buffer ``(n, total)``: ``(T, batch, n)``."""
+    block = rec[:, offset : offset + batch * period].reshape(rec.shape[0], batch, period)
+    return np.moveaxis(block[..., :steps], (-1, -2), (0, 1))
+
+
 def run_lava(
     net,
     spikes: np.ndarray,
@@ -271,19 +287,16 @@ def run_lava(
         count_samples=batch,
         record=record,
     )
-    data = np.zeros((n_in, total))
-    for s in range(batch):  # column c is sent on Lava step c + 1
-        data[:, s * period : s * period + steps] = spikes[:, s, :].T
+    # column c is sent on Lava step c + 1; layer k reads its input (through a Dense) and its
+    # modulation (directly) on step s*period + 1 + k + t, i.e. modulation column s*period + t + k
+    data = _to_columns(spikes, period, 0, total)
     graph.source.data.init = data.astype(graph.source.data.init.dtype)
     for k, (layer, mod) in enumerate(zip(graph.layers, modulation or [None] * n_layers), 1):
         if modulated:
-            m = np.zeros(layer.mod.data.shape)
             if mod is not None:
-                for s in range(batch):  # layer k reads column s*period + t + k on its step t
-                    m[:, :, s * period + k : s * period + k + steps] = np.stack(
-                        [np.asarray(f)[:, s, :].T for f in mod]
-                    )
-            else:
+                m = _to_columns(np.stack([np.asarray(f) for f in mod], axis=2), period, k, total)
+            else:  # identity: gain 1, no offsets
+                m = np.zeros(layer.mod.data.shape)
                 m[0] = 1.0 if precision == "float" else (1 << net.layers[k - 1].params.frac_bits)
             layer.mod.data.init = m.astype(layer.mod.data.init.dtype)
     config = {
@@ -309,13 +322,10 @@ def run_lava(
     finally:
         graph.stop()
     rasters = None
-    if recorded is not None:
-        rasters = []
-        for k, rec in enumerate(recorded, start=1):
-            out = np.zeros((steps, batch, rec.shape[0]), dtype=rec.dtype)
-            for s in range(batch):  # layer k's step t of sample s lands in column s*period + t + k
-                out[:, s, :] = rec[:, s * period + k : s * period + k + steps].T
-            rasters.append(out)
+    if recorded is not None:  # layer k's step t of sample s lands in column s*period + t + k
+        rasters = [
+            _from_columns(rec, steps, batch, period, k) for k, rec in enumerate(recorded, start=1)
+        ]
     config["seconds_per_step"] = seconds / max(total - 1, 1)
     return rasters, totals, events, seconds, config
 
@@ -333,7 +343,6 @@ class LavaSession:
         self.window = window
         self.n_layers = len(net.layers)
         self.period = window + self.n_layers
-        self.net = net
         self.graph = LavaGraph(
             net,
             precision,
