@@ -70,7 +70,7 @@ def run_closed_loop(
         )
     deploy, agent, spec = load_agent_artifact(artifact_dir)
     # one episode at a time (a Lava session holds a batch of one), each with its own env seed
-    runs = [_episodes(agent, deploy, spec, backend, 1, horizon, seed + e) for e in range(episodes)]
+    runs = [_episode(agent, deploy, spec, backend, horizon, seed + e) for e in range(episodes)]
     actions = np.concatenate([r[0] for r in runs], axis=1)
     rewards = np.concatenate([r[1] for r in runs], axis=1)
     outputs = np.concatenate([r[2] for r in runs], axis=1)
@@ -91,20 +91,24 @@ def run_closed_loop(
 
 
 @torch.no_grad()
-def _episodes(agent, deploy: dict, spec, backend: str, batch: int, horizon: int, seed):
-    """``(actions (T, B), rewards (T, B), outputs (T, B, n), seconds)`` of greedy episodes."""
+def _episode(agent, deploy: dict, spec, backend: str, horizon: int, seed: int):
+    """``(actions (T, 1), rewards (T, 1), outputs (T, 1, n), seconds)`` of one greedy episode.
+
+    ``outputs``: the last layer's outputs summed over each environment step, in state units
+    (``2**-frac_bits``) on every backend, so they compare across backends.
+    """
     from modspike.hw.lava_net import LavaSession
 
     net = spec.quantized
-    env = MovingTarget(batch, horizon, seed=seed)
+    env = MovingTarget(1, horizon, seed=seed)
     obs = env.reset()
     window = deploy["micro_steps"]
     frac_bits = -deploy["input_exponent"]
-    ctx = agent.context.initial_state(batch) if agent.context is not None else None
-    prev_a = torch.full((batch,), -1, dtype=torch.long)
-    prev_r = torch.zeros(batch)
-    body_state = agent.body.initial_state(batch)
-    state = net.initial_state(batch)
+    ctx = agent.context.initial_state(1) if agent.context is not None else None
+    prev_a = torch.full((1,), -1, dtype=torch.long)
+    prev_r = torch.zeros(1)
+    body_state = agent.body.initial_state(1)
+    state = net.initial_state(1)
     session = None
     if backend == "lava":
         session = LavaSession(net, window)
@@ -119,34 +123,35 @@ def _episodes(agent, deploy: dict, spec, backend: str, batch: int, horizon: int,
             if backend == "torch":  # the float main network, as NMDAgent.step runs it
                 y, body_state = agent.body(obs, body_state, fmods)
                 logits = agent.policy(y * agent.readout_scale)
-                outputs.append(y.numpy() * window * 2.0**frac_bits)  # summed, in state units
-            elif backend == "lava-float":
-                if fmods is None:
-                    ones = [np.ones(ly.n) for ly in spec.layers]
-                    lava_mods = [(o, 0 * o, 0 * o) for o in ones]
-                else:
-                    lava_mods = [tuple(f[0].numpy().astype(np.float64) for f in m) for m in fmods]
-                inputs = np.repeat(obs.numpy().astype(np.float64), window, axis=0)
-                total = session.advance(inputs, lava_mods).sum(axis=0)[None]
-                logits = agent.policy(_policy_input(total * 2.0**frac_bits, deploy, frac_bits))
-                outputs.append(total * 2.0**frac_bits)
+                total = y.numpy() * window * 2.0**frac_bits
             else:
-                mods = quantize_modulation(fmods, net, batch)
-                x = SRCFormat(frac_bits=frac_bits).to_fixed(obs.numpy())  # (B, obs_dim)
-                if backend == "sim":
-                    held = [
-                        IntModulation(*(np.broadcast_to(f, (window, *f.shape)) for f in m))
-                        for m in mods
-                    ]
-                    inputs = np.broadcast_to(x, (window, *x.shape))
-                    outs, state = net.steps(inputs, state, held)
-                    total = outs[-1].sum(axis=0)
+                if backend == "lava-float":
+                    if fmods is None:
+                        lava_mods = [
+                            (np.ones(ly.n), np.zeros(ly.n), np.zeros(ly.n)) for ly in spec.layers
+                        ]
+                    else:
+                        lava_mods = [
+                            tuple(f[0].numpy().astype(np.float64) for f in m) for m in fmods
+                        ]
+                    inputs = np.repeat(obs.numpy().astype(np.float64), window, axis=0)
+                    total = session.advance(inputs, lava_mods).sum(axis=0)[None] * 2.0**frac_bits
                 else:
-                    inputs = np.repeat(x, window, axis=0)  # (window, n_in), batch of one
-                    lava_mods = [tuple(f[0] for f in m) for m in mods]
-                    total = session.advance(inputs, lava_mods).sum(axis=0)[None]
+                    mods = quantize_modulation(fmods, net, 1)
+                    x = SRCFormat(frac_bits=frac_bits).to_fixed(obs.numpy())  # (1, obs_dim)
+                    if backend == "sim":
+                        held = [
+                            IntModulation(*(np.broadcast_to(f, (window, *f.shape)) for f in m))
+                            for m in mods
+                        ]
+                        outs, state = net.steps(np.broadcast_to(x, (window, *x.shape)), state, held)
+                        total = outs[-1].sum(axis=0)
+                    else:
+                        lava_mods = [tuple(f[0] for f in m) for m in mods]
+                        total = session.advance(np.repeat(x, window, axis=0), lava_mods)
+                        total = total.sum(axis=0)[None]
                 logits = agent.policy(_policy_input(total, deploy, frac_bits))
-                outputs.append(total)
+            outputs.append(total)
             seconds += time.perf_counter() - t0
             action = logits.argmax(-1)
             obs, reward, _ = env.step(action)
