@@ -120,36 +120,33 @@ def _episode(agent, deploy: dict, spec, backend: str, horizon: int, seed: int):
             t0 = time.perf_counter()
             z, ctx = agent.modulation(obs, prev_a, prev_r, ctx)
             fmods = agent.modulator(z) if z is not None else None
+            if backend in ("sim", "lava"):  # the integer network: quantised input and signal
+                mods = quantize_modulation(fmods, net, 1)
+                x = SRCFormat(frac_bits=frac_bits).to_fixed(obs.numpy())  # (1, obs_dim)
             if backend == "torch":  # the float main network, as NMDAgent.step runs it
                 y, body_state = agent.body(obs, body_state, fmods)
                 logits = agent.policy(y * agent.readout_scale)
                 total = y.numpy() * window * 2.0**frac_bits
-            else:
-                if backend == "lava-float":
-                    if fmods is None:
-                        lava_mods = [
-                            (np.ones(ly.n), np.zeros(ly.n), np.zeros(ly.n)) for ly in spec.layers
-                        ]
-                    else:
-                        lava_mods = [
-                            tuple(f[0].numpy().astype(np.float64) for f in m) for m in fmods
-                        ]
-                    inputs = np.repeat(obs.numpy().astype(np.float64), window, axis=0)
-                    total = session.advance(inputs, lava_mods).sum(axis=0)[None] * 2.0**frac_bits
+            elif backend == "sim":
+                held = [
+                    IntModulation(*(np.broadcast_to(f, (window, *f.shape)) for f in m))
+                    for m in mods
+                ]
+                outs, state = net.steps(np.broadcast_to(x, (window, *x.shape)), state, held)
+                total = outs[-1].sum(axis=0)
+            elif backend == "lava":
+                lava_mods = [tuple(f[0] for f in m) for m in mods]
+                total = session.advance(np.repeat(x, window, axis=0), lava_mods).sum(axis=0)[None]
+            else:  # lava-float: float observation and modulation
+                if fmods is None:
+                    lava_mods = [
+                        (np.ones(ly.n), np.zeros(ly.n), np.zeros(ly.n)) for ly in spec.layers
+                    ]
                 else:
-                    mods = quantize_modulation(fmods, net, 1)
-                    x = SRCFormat(frac_bits=frac_bits).to_fixed(obs.numpy())  # (1, obs_dim)
-                    if backend == "sim":
-                        held = [
-                            IntModulation(*(np.broadcast_to(f, (window, *f.shape)) for f in m))
-                            for m in mods
-                        ]
-                        outs, state = net.steps(np.broadcast_to(x, (window, *x.shape)), state, held)
-                        total = outs[-1].sum(axis=0)
-                    else:
-                        lava_mods = [tuple(f[0] for f in m) for m in mods]
-                        total = session.advance(np.repeat(x, window, axis=0), lava_mods)
-                        total = total.sum(axis=0)[None]
+                    lava_mods = [tuple(f[0].numpy().astype(np.float64) for f in m) for m in fmods]
+                inputs = np.repeat(obs.numpy().astype(np.float64), window, axis=0)
+                total = session.advance(inputs, lava_mods).sum(axis=0)[None] * 2.0**frac_bits
+            if backend != "torch":
                 logits = agent.policy(_policy_input(total, deploy, frac_bits))
             outputs.append(total)
             seconds += time.perf_counter() - t0
