@@ -101,8 +101,8 @@ def run_artifact(
 ):
     """Run ``artifact_dir`` on ``backend`` over a data split; returns the RESULT.json dictionary.
 
-    With ``keep_rasters`` returns ``(result, rasters)``: ``rasters`` holds ``inputs`` (T, N, n_in)
-    uint8, ``outputs`` (one (T, N, n) array per layer) and ``layers`` (their names)."""
+    With ``keep_rasters`` returns ``(result, rasters)``: ``rasters`` holds ``x`` (the samples'
+    intensities, as the encoder saw them), ``inputs`` (T, N, n_in) uint8, ``outputs`` (one (T, N, n) array per layer) and ``layers`` (their names)."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "loihi2":
@@ -167,4 +167,4 @@ def run_artifact(
     if keep is None:
         return result
     outputs = [np.concatenate(chunk, axis=1) for chunk in zip(*keep)]  # over the sample axis
-    return result, {"inputs": spikes, "outputs": outputs, "layers": layers}
+    return result, {"x": x, "inputs": spikes, "outputs": outputs, "layers": layers}

@@ -24,6 +24,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+TIME_KEYS = (
+    "spikes",
+    "dense",
+    "effective",
+    "effective_acs",
+    "effective_macs",
+    "graded_weighted",
+    "neuron_active",
+    "neuron_inactive",
+)
+"""The counters that ``count_layers(per_step=True)`` gives per time step."""
+
 
 @dataclass
 class LayerDesc:
@@ -100,12 +112,19 @@ def count_layers(layers, inputs, outputs, per_step: bool = False) -> list[dict]:
         }
         if not per_step:
             d = {k: v.sum(0) for k, v in d.items()}
+        # per sample (B,) or a scalar: the same in both modes (see sum_over_time)
         d["activation_sparsity"] = 1.0 - (out != 0).sum((0, 2)) / (T * n)
         d["footprint_bits"] = footprint_bits(ly)
         d["connection_sparsity"] = connection_sparsity([ly])
         result.append(d)
         src = out
     return result
+
+
+def sum_over_time(per_step: list[dict]) -> list[dict]:
+    """``count_layers(..., per_step=False)`` from its ``per_step=True`` result, without
+    counting again."""
+    return [{k: v.sum(0) if k in TIME_KEYS else v for k, v in d.items()} for d in per_step]
 
 
 def layers_from_netspec(spec, weight_bits: int | None = None, state_bits: int = 16):
@@ -144,25 +163,15 @@ def layers_from_intnet(net, weight_bits: int = 8, state_bits: int = 16) -> list[
 def summarize(counts: list[dict], names: list[str] | None = None) -> dict:
     """Per-sample means of ``count_layers`` output (summed over time): one dict per layer and the
     network total (``activation_sparsity`` pooled over layers, as NeuroBench)."""
-    keys = (
-        "spikes",
-        "dense",
-        "effective",
-        "effective_acs",
-        "effective_macs",
-        "graded_weighted",
-        "neuron_active",
-        "neuron_inactive",
-    )
     names = names or [f"layer{k}" for k in range(len(counts))]
     layers = {}
     for name, d in zip(names, counts, strict=True):
-        row = {k: float(np.mean(d[k])) for k in keys}
+        row = {k: float(np.mean(d[k])) for k in TIME_KEYS}
         row["activation_sparsity"] = float(np.mean(d["activation_sparsity"]))
         row["footprint_bits"] = int(d["footprint_bits"])
         row["connection_sparsity"] = float(d["connection_sparsity"])
         layers[name] = row
-    total = {k: float(sum(r[k] for r in layers.values())) for k in keys}
+    total = {k: float(sum(r[k] for r in layers.values())) for k in TIME_KEYS}
     slots = sum(r["neuron_active"] + r["neuron_inactive"] for r in layers.values())
     total["activation_sparsity"] = 1.0 - total["spikes"] / slots if slots else 0.0
     total["footprint_bits"] = int(sum(r["footprint_bits"] for r in layers.values()))

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from modspike.data import load_dataset
 from modspike.errors import ArtifactError, ConfigError
 from modspike.export.artifact_build import open_artifact
 from modspike.hw.run_artifact import run_artifact
@@ -32,6 +31,7 @@ from modspike.runtime.counters import (
     count_layers,
     layers_from_intnet,
     layers_from_netspec,
+    sum_over_time,
     summarize,
 )
 from modspike.runtime.energy import SNN_KEYS, load_profile, snn_energy
@@ -61,18 +61,6 @@ CAVEATS = [
 
 
 # --------------------------------------------------------------------------------- measuring
-
-
-def _split_data(manifest: dict, data: str | None, data_dir: str | None, limit: int | None):
-    """The same test samples ``run_artifact`` uses (same data set, split seed and limit)."""
-    recorded = manifest.get("data")
-    recorded = recorded if isinstance(recorded, dict) else {"name": recorded or "digits"}
-    data = data or recorded.get("name", "digits")
-    split_seed = int(recorded.get("split_seed", 0)) if data == recorded.get("name") else 0
-    x, y = load_dataset(data, data_dir, split_seed=split_seed).split("test")
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
-    return x, y
 
 
 def _ann_side(artifact, x, y, profile: str, precision: str) -> dict | None:
@@ -171,8 +159,8 @@ def measure(
     else:
         layers = layers_from_intnet(spec.quantized, bits or 8)
     inputs, outputs = rasters["inputs"], rasters["outputs"]
-    counts = count_layers(layers, inputs, outputs)
     per_step = count_layers(layers, inputs, outputs, per_step=True)
+    counts = sum_over_time(per_step)
     names = rasters["layers"]
     summary = summarize(counts, names)
     n = result["n_samples"]
@@ -182,8 +170,7 @@ def measure(
     mac_key = f"mac_{precision}"
     per_sample["readout"] = readout_macs * float(ann_prof["cost"][mac_key])
     snn_total = float(sum(per_sample.values()))
-    x, y = _split_data(artifact.manifest, data, data_dir, limit)
-    ann = _ann_side(artifact, x, y, ann_profile, precision)
+    ann = _ann_side(artifact, rasters["x"], np.asarray(result["labels"]), ann_profile, precision)
     entry = {
         "artifact": str(artifact_dir),
         "name": Path(artifact_dir).name,
