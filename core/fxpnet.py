@@ -260,6 +260,11 @@ def _src_tables(constants: dict, sfmt: SRCFormat):
     return squash, gate, tanh_table(sfmt)
 
 
+def _fixed_constants(constants: dict, names, n: int, sfmt: SRCFormat) -> dict:
+    """Per-neuron constants in state units (``sfmt.to_fixed``)."""
+    return {k: sfmt.to_fixed(_per_neuron(constants[k], n, k)) for k in names}
+
+
 def _src_synapses(weight, rec_weight, in_exp: int, fmt: WeightFormat, sfmt: SRCFormat):
     syn = quantize_weights(weight, fmt, "synapse weights")
     rec = quantize_weights(rec_weight, fmt, "recurrent weights") if rec_weight is not None else None
@@ -267,6 +272,16 @@ def _src_synapses(weight, rec_weight, in_exp: int, fmt: WeightFormat, sfmt: SRCF
     synapse = IntSynapse(syn, syn.exponent + in_exp + f)
     recurrent = None if rec is None else IntSynapse(rec, rec.exponent)  # graded input: -F + F
     return synapse, recurrent
+
+
+def _graded_layer(kind: str, synapse, recurrent, params, frac_bits: int) -> IntLayer:
+    """An SRC-family IntLayer: no input bias (the cell has its own), states and graded output in
+    ``2**-frac_bits`` units."""
+    n = synapse.weights.mantissa.shape[0]
+    f = frac_bits
+    return IntLayer(
+        kind, synapse, recurrent, np.zeros(n, np.int64), params, np.full(n, -f, np.int64), -f
+    )
 
 
 def quantize_src_layer(
@@ -290,19 +305,13 @@ def quantize_src_layer(
     params = SRCIntParams(
         frac_bits=sfmt.frac_bits,
         state_bits=sfmt.state_bits,
-        alpha=sfmt.to_fixed(_per_neuron(constants["alpha"], n, "alpha")),
-        r=sfmt.to_fixed(_per_neuron(constants["r"], n, "r")),
-        rs=sfmt.to_fixed(_per_neuron(constants["rs"], n, "rs")),
-        z=sfmt.to_fixed(_per_neuron(constants["z"], n, "z")),
+        **_fixed_constants(constants, ("alpha", "r", "rs", "z"), n, sfmt),
         bias=sfmt.to_fixed(bh),
         squash=squash,
         gate=gate,
         tanh=tanh,
     )
-    f = sfmt.frac_bits
-    return IntLayer(
-        "src", synapse, recurrent, np.zeros(n, np.int64), params, np.full(n, -f, np.int64), -f
-    )
+    return _graded_layer("src", synapse, recurrent, params, sfmt.frac_bits)
 
 
 def quantize_msrc_layer(
@@ -325,21 +334,15 @@ def quantize_msrc_layer(
     params = MSRCIntParams(
         frac_bits=sfmt.frac_bits,
         state_bits=sfmt.state_bits,
-        alpha=sfmt.to_fixed(_per_neuron(constants["alpha"], n, "alpha")),
-        r=sfmt.to_fixed(_per_neuron(constants["r"], n, "r")),
-        rs=sfmt.to_fixed(_per_neuron(constants["rs"], n, "rs")),
+        **_fixed_constants(constants, ("alpha", "r", "rs", "zu"), n, sfmt),
         ru=None if ru is None else sfmt.to_fixed(_per_neuron(ru, n, "ru")),
-        zu=sfmt.to_fixed(_per_neuron(constants["zu"], n, "zu")),
         bias=sfmt.to_fixed(_per_neuron(b, n, "b")),
         hs0=sfmt.to_fixed(_per_neuron(hs0, n, "h_s0")),
         squash=squash,
         gate=gate,
         tanh=tanh,
     )
-    f = sfmt.frac_bits
-    return IntLayer(
-        kind, synapse, recurrent, np.zeros(n, np.int64), params, np.full(n, -f, np.int64), -f
-    )
+    return _graded_layer(kind, synapse, recurrent, params, sfmt.frac_bits)
 
 
 def quantize_readout(weight: np.ndarray, in_exp: int, fmt: WeightFormat | None = None):
@@ -447,4 +450,4 @@ def layer_from_dict(
         params = MSRCIntParams(f, bits, ru=ru, squash=squash, gate=gate, tanh=tanh, **fields)
     synapse_q = IntSynapse(synapse, synapse.exponent + in_exp + f)
     rec = None if recurrent is None else IntSynapse(recurrent, recurrent.exponent)
-    return IntLayer(kind, synapse_q, rec, np.zeros(n, np.int64), params, np.full(n, -f), -f)
+    return _graded_layer(kind, synapse_q, rec, params, f)
