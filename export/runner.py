@@ -14,7 +14,7 @@ import torch
 from modspike.errors import NIRError
 from modspike.train.cells import BSRCCell, MSRCCell, SRCCell, SRCConstants
 from modspike.train.cells.msrc import MSRCConstants
-from modspike.train.network import LayerStep
+from modspike.train.network import LayerStep, run_layers
 from modspike.train.qat import QuantizedNet
 from torch import nn
 
@@ -194,22 +194,11 @@ class ChainNet(nn.Module):
         """With ``per_step=True`` returns the Output node's value at every step ``(T, batch, n)``."""
         if spikes.dim() > 3:  # (T, batch, *shape) input behind a Flatten node
             spikes = spikes.flatten(2)
-        steps, batch = spikes.shape[:2]
-        states = [layer.initial_state(batch, spikes.device) for layer in self.layers]
-        total = spikes.new_zeros(batch, self.layers[-1].cell.n)
-        records: list[list[torch.Tensor]] = [[] for _ in self.layers]
-        outputs = []
-        for t in range(steps):
-            s = spikes[t]
-            for k, layer in enumerate(self.layers):
-                s, states[k] = layer(s, states[k])
-                if record:
-                    records[k].append(s)
-            total = total + s
-            if per_step:
-                outputs.append(self.readout(s) if self.readout is not None else s)
-        if per_step:
-            result = torch.stack(outputs)
+        steps = spikes.shape[0]
+        total, records = run_layers(self.layers, spikes, record or per_step)
+        if per_step:  # the readout of each step's output, one step at a time as before
+            last = records[-1]
+            result = torch.stack([self.readout(s) if self.readout is not None else s for s in last])
         elif self.readout is not None and self.spec.sum_over_time:
             result = self.readout(total)
         elif self.readout is not None:
@@ -218,9 +207,7 @@ class ChainNet(nn.Module):
             )
         else:
             result = total
-        if record:
-            return result, [torch.stack(r) for r in records]
-        return result
+        return (result, records) if record else result
 
 
 def build_runner(spec: NetSpec, mode: str = "float") -> nn.Module:

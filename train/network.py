@@ -83,6 +83,27 @@ class LayerStep(nn.Module):
         return out, (out, cell_state)
 
 
+def run_layers(layers, spikes: torch.Tensor, record: bool = False):
+    """Run a chain of :class:`LayerStep` s over input ``(T, B, n_in)`` from zero state.
+
+    Returns ``(total, records)``: the last layer's output summed over time ``(B, n)`` and, with
+    ``record=True``, each layer's outputs ``(T, B, n_k)`` (else ``None``). Shared by the training
+    network and the artifact runner, so both step (and sum) in the same order.
+    """
+    steps, batch = spikes.shape[:2]
+    states = [layer.initial_state(batch, spikes.device) for layer in layers]
+    total = spikes.new_zeros(batch, layers[-1].cell.n)
+    records: list[list[torch.Tensor]] = [[] for _ in layers]
+    for t in range(steps):
+        s = spikes[t]
+        for k, layer in enumerate(layers):
+            s, states[k] = layer(s, states[k])
+            if record:
+                records[k].append(s)
+        total = total + s
+    return total, ([torch.stack(r) for r in records] if record else None)
+
+
 class CellLayer(LayerStep):
     """Synapse (``Linear``, no bias unless the cell has none of its own) -> cell.
 
@@ -118,21 +139,9 @@ class SpikingNet(nn.Module):
 
     def forward(self, spikes: torch.Tensor, record: bool = False):
         """Returns logits; with ``record=True`` also the per-layer outputs, each (T, B, hidden)."""
-        steps, batch = spikes.shape[:2]
-        states = [layer.initial_state(batch, spikes.device) for layer in self.layers]
-        total = spikes.new_zeros(batch, self.config.hidden)
-        records: list[list[torch.Tensor]] = [[] for _ in self.layers]
-        for t in range(steps):
-            s = spikes[t]
-            for k, layer in enumerate(self.layers):
-                s, states[k] = layer(s, states[k])
-                if record:
-                    records[k].append(s)
-            total = total + s
+        total, records = run_layers(self.layers, spikes, record)
         logits = self.readout(total)
-        if record:
-            return logits, [torch.stack(r) for r in records]
-        return logits
+        return (logits, records) if record else logits
 
 
 class ANN(nn.Module):
