@@ -37,12 +37,17 @@ def build_artifact(work: Path, cell: str = "src") -> Path:
     return art
 
 
+def test_split(art: Path):
+    """``(spec, input spikes (T, N, n_in), labels)`` of the digits test split, seed 0."""
+    artifact, spec = open_artifact(art)
+    x, y = load_dataset("digits").split("test")
+    return spec, encode_split(artifact.manifest, x, seed=0), y
+
+
 def large_batch(art: Path, samples: int = 4096) -> dict:
     """sim throughput on the test split tiled to >= ``samples`` (threads share the batch),
     the median of 5 runs."""
-    artifact, spec = open_artifact(art)
-    x, _ = load_dataset("digits").split("test")
-    spikes = encode_split(artifact.manifest, x, seed=0)
+    spec, spikes, _ = test_split(art)
     reps = -(-samples // spikes.shape[1])
     tiled = np.tile(spikes, (1, reps, 1))
     simulate(spec.quantized, tiled[:, :64], "sim")  # warm-up
@@ -59,9 +64,7 @@ def large_batch(art: Path, samples: int = 4096) -> dict:
 
 def float_agreement(art: Path) -> dict:
     """Float torch model vs Lava floating_pt on the whole test split: same predictions?"""
-    artifact, spec = open_artifact(art)
-    x, y = load_dataset("digits").split("test")
-    spikes = encode_split(artifact.manifest, x, seed=0)
+    spec, spikes, y = test_split(art)
     with torch.no_grad():
         ref = build_runner(spec, "float")(torch.as_tensor(spikes, dtype=torch.float32)).numpy()
     lava = simulate(spec, spikes, "lava-float", record=False)
