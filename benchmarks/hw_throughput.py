@@ -37,7 +37,7 @@ def build_artifact(work: Path, cell: str = "src") -> Path:
     return art
 
 
-def test_split(art: Path):
+def split_spikes(art: Path):
     """``(spec, input spikes (T, N, n_in), labels)`` of the digits test split, seed 0."""
     artifact, spec = open_artifact(art)
     x, y = load_dataset("digits").split("test")
@@ -47,7 +47,7 @@ def test_split(art: Path):
 def large_batch(art: Path, samples: int = 4096) -> dict:
     """sim throughput on the test split tiled to >= ``samples`` (threads share the batch),
     the median of 5 runs."""
-    spec, spikes, _ = test_split(art)
+    spec, spikes, _ = split_spikes(art)
     reps = -(-samples // spikes.shape[1])
     tiled = np.tile(spikes, (1, reps, 1))
     simulate(spec.quantized, tiled[:, :64], "sim")  # warm-up
@@ -64,7 +64,7 @@ def large_batch(art: Path, samples: int = 4096) -> dict:
 
 def float_agreement(art: Path) -> dict:
     """Float torch model vs Lava floating_pt on the whole test split: same predictions?"""
-    spec, spikes, y = test_split(art)
+    spec, spikes, y = split_spikes(art)
     with torch.no_grad():
         ref = build_runner(spec, "float")(torch.as_tensor(spikes, dtype=torch.float32)).numpy()
     lava = simulate(spec, spikes, "lava-float", record=False)
