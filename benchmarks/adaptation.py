@@ -25,8 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from modspike.train.envs import scripted_return
-from modspike.train.rl import EVAL_SEED, A2CConfig, run, steps_to_90pct, steps_to_adapt
+from modspike.studies.nmd.envs import scripted_return
+from modspike.studies.nmd.rl import EVAL_SEED, A2CConfig, run, steps_to_90pct, steps_to_adapt
 
 ROOT = Path(__file__).resolve().parent
 LABELS = {

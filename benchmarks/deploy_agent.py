@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.export.agent_export import export_agent
-from modspike.hw.closed_loop import run_closed_loop
-from modspike.train.nmd import build_agent
-from modspike.train.rl import A2CConfig, run
+from modspike.studies.nmd.agent import build_agent
+from modspike.studies.nmd.closed_loop import run_closed_loop
+from modspike.studies.nmd.deploy import export_agent
+from modspike.studies.nmd.rl import A2CConfig, run
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

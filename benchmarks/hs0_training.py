@@ -4,7 +4,7 @@ Configurations (mSRC, r = 4, rho = 10, b init -2, detached recurrence; digits, r
 64 hidden, 30 epochs, Adam 5e-3, batch 64; 3 seeds): h_s0 fixed at 0.5 (type 2*), 0.9 (type 2 just
 above the type-1 band) and 1.5 (type 2), and h_s0 learnable per neuron from U(0.5, 1.5). After
 training each hidden neuron's h_s0 is classified with the excitability analysis
-(``modspike.train.excitability``, r = 4, drive entering directly, b = 0, drives 0..16) and the
+(``modspike.studies.excitability.analysis``, r = 4, drive entering directly, b = 0, drives 0..16) and the
 learned values are histogrammed.
 
     nice .venv/bin/python benchmarks/hs0_training.py     # results/ and the README section
@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.data import load_dataset
-from modspike.train.excitability import analyze
+from modspike.studies.excitability.analysis import analyze
 from modspike.train.network import build_model
 from modspike.train.trainer import TrainConfig, train
+
+from modspike.data import load_dataset
 
 ROOT = Path(__file__).resolve().parent
 HEADING = "## Learnable modulation (mSRC h_s0)"
@@ -111,7 +112,7 @@ def table(runs: list[dict], epochs: int) -> str:
     learned = [r for r in runs if "classes_init" in r]
     notes = [
         f"mSRC (r = 4, rho = 10, b init -2, detached recurrence), digits, rate code, T = 25, "
-        f"64 hidden, {epochs} epochs, Adam 5e-3, batch 64; classes by `modspike.train.excitability` "
+        f"64 hidden, {epochs} epochs, Adam 5e-3, batch 64; classes by `modspike.studies.excitability.analysis` "
         "(r = 4, b = 0, drive entering directly). Type-1 band at r = 4: h_s0 in [0.855, 0.875].",
     ]
     if learned:
@@ -140,7 +141,7 @@ def histogram(runs: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from modspike.train.excitability_plots import CLASS_COLOURS
+    from modspike.studies.excitability.plots import CLASS_COLOURS
 
     learned = [r for r in runs if "classes_init" in r]
     fig, ax = plt.subplots(figsize=(10, 4))

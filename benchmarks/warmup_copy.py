@@ -19,9 +19,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
+from modspike.studies.warmup import measure_vaa, warmup_
 from modspike.train.cells import BRCCell
 from modspike.train.network import CellLayer
-from modspike.train.warmup import measure_vaa, warmup_
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent

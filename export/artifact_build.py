@@ -11,6 +11,9 @@ from pathlib import Path
 import nir
 import numpy as np
 import torch
+from modspike.train.qat import fidelity, quantize_network
+from modspike.train.trainer import load_model
+
 from modspike import __version__
 from modspike.artifact import (
     BASELINE_FILE,
@@ -21,10 +24,9 @@ from modspike.artifact import (
     write_artifact,
 )
 from modspike.data import load_dataset
+from modspike.encoding import encode_batch, generator
 from modspike.errors import ArtifactError, ConfigError, ModspikeError, NIRError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
-from modspike.train.qat import fidelity, quantize_network
-from modspike.train.trainer import _generator, encode_batch, load_model
 
 from .netspec import NetSpec
 from .nir_export import export_graph
@@ -54,7 +56,7 @@ def _verify_nir(path: Path, qnet, model, tcfg, data) -> None:
     """Re-import the written file; its integer model must replay test spikes bit for bit."""
     spec = import_nir(path)
     x = torch.as_tensor(data.x_test[:VERIFY_SAMPLES])
-    spikes = encode_batch(model, x, tcfg, _generator(tcfg.seed + 2)).numpy()
+    spikes = encode_batch(model, x, tcfg, generator(tcfg.seed + 2)).numpy()
     want = qnet.run(spikes, record=True)
     got = spec.quantized.run(spikes, record=True) if spec.quantized is not None else None
     same = got is not None and np.array_equal(want[0], got[0])

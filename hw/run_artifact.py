@@ -17,14 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.data import load_dataset
-from modspike.errors import ConfigError, HardwareError
 from modspike.export.artifact_build import open_artifact
 from modspike.export.runner import build_runner
 from modspike.hw.backends import simulate
 from modspike.hw.lava_support import require_loihi2
-from modspike.train.encoding import encode
 from tqdm import tqdm
+
+from modspike.data import load_dataset
+from modspike.encoding import encode
+from modspike.errors import ConfigError, HardwareError
 
 BACKENDS = ("torch", "sim", "lava", "lava-float", "loihi2")
 

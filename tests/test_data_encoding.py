@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 from modspike.cli import main
+
 from modspike.data import IDX_FILES, load_dataset, read_idx
+from modspike.encoding import latency_encode, rate_encode
 from modspike.errors import DataError
-from modspike.train.encoding import latency_encode, rate_encode
 
 
 def test_digits_splits_are_fixed_by_seed_and_disjoint():

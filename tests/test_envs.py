@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from modspike.train.envs import ACTION_MOVES, MovingTarget, scripted_return
+from modspike.studies.nmd.envs import ACTION_MOVES, MovingTarget, scripted_return
 
 
 def test_rewards_follow_the_distance_to_the_hidden_target():

@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 from modspike.cli import main
-from modspike.train.cells import BSRC_CONSTANTS
-from modspike.train.excitability import (
+from modspike.studies.excitability.analysis import (
     BLOCKED,
     BSRC_DEFAULT_BIAS,
     BSRC_DEFAULT_HS0,
@@ -19,6 +18,7 @@ from modspike.train.excitability import (
     make_population,
     trace,
 )
+from modspike.train.cells import BSRC_CONSTANTS
 
 SEED_HS0 = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5]
 TYPE1_SCAN = [round(v, 2) for v in np.arange(0.81, 0.955, 0.01)]

@@ -15,9 +15,11 @@ import torch
 from modspike.export.nir_export import export_graph
 from modspike.export.nir_import import import_nir
 from modspike.export.runner import build_runner
-from modspike.fixedpoint import IntModulation, WeightFormat
+from modspike.studies.warmup import warmup_hook
 from modspike.train.qat import QuantizedNet, quantize_network
 from modspike.train.trainer import TrainConfig, load_model, train
+
+from modspike.fixedpoint import IntModulation, WeightFormat
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 CASES = {
@@ -155,7 +157,7 @@ def test_golden_two_epochs_of_training():
         for tag, want in record.items():
             cell = tag.split("-")[0]
             cfg = TrainConfig(cell=cell, hidden=24, steps=20, epochs=2, limit=300, **want["config"])
-            model, metrics = train(cfg, progress=False)
+            model, metrics = train(cfg, progress=False, prepare=warmup_hook)
             digest = hashlib.sha256()
             for key, value in sorted(model.state_dict().items()):
                 digest.update(key.encode())

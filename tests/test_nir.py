@@ -11,13 +11,15 @@ import pytest
 import snntorch as snn
 import torch
 from modspike.cli import main
-from modspike.errors import NIRError
 from modspike.export.nir_export import export_graph
 from modspike.export.nir_import import import_nir
 from modspike.export.quantize import grid_model, post_training_quantize
 from modspike.export.runner import build_runner
+from modspike.train.trainer import TrainConfig
+
+from modspike.encoding import encode_batch, generator
+from modspike.errors import NIRError
 from modspike.fixedpoint import WeightFormat
-from modspike.train.trainer import TrainConfig, _generator, encode_batch
 
 CASES = [
     ("src", 2, True),
@@ -30,7 +32,7 @@ CASES = [
 
 def _spikes(data, n=24, steps=12, seed=1):
     x = torch.as_tensor(data.x_test[:n])
-    return encode_batch(torch.nn.Module(), x, TrainConfig(steps=steps), _generator(seed))
+    return encode_batch(torch.nn.Module(), x, TrainConfig(steps=steps), generator(seed))
 
 
 def _export(model, path, fmt=None):

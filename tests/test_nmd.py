@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from modspike.train.cells.msrc import MSRCConstants, msrc_step
-from modspike.train.envs import MovingTarget
-from modspike.train.nmd import (
+from modspike.studies.nmd.agent import (
     AdaptiveLinear,
     Modulation,
     MSRCModulator,
@@ -16,7 +14,9 @@ from modspike.train.nmd import (
     build_agent,
     context_features,
 )
-from modspike.train.rl import A2CConfig, adaptation_metrics, gae, rollout, run
+from modspike.studies.nmd.envs import MovingTarget
+from modspike.studies.nmd.rl import A2CConfig, adaptation_metrics, gae, rollout, run
+from modspike.train.cells.msrc import MSRCConstants, msrc_step
 
 # constant drive straight into the fast equation (cells.md 4.7 method): no synapse, no squash
 DIRECT = MSRCConstants(alpha=0.0, rho=None, detach_rec=True)
@@ -134,7 +134,7 @@ def test_hs0_modulation_makes_a_neuron_type_2_star_with_hysteresis():
 
 @pytest.mark.slow
 def test_modulation_changes_the_excitability_class_measured_by_the_analysis_module():
-    excitability = pytest.importorskip("modspike.train.excitability")
+    excitability = pytest.importorskip("modspike.studies.excitability.analysis")
     base = 1.0
     mod = MSRCModulator(z_dim=2, sizes=(1,))
     with torch.no_grad():

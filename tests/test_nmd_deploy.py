@@ -7,11 +7,12 @@ import multiprocessing
 import numpy as np
 import pytest
 import torch
+from modspike.studies.nmd.agent import build_agent
+from modspike.studies.nmd.closed_loop import quantize_modulation, run_closed_loop
+from modspike.studies.nmd.deploy import export_agent, load_agent_artifact
+
 from modspike.errors import ArtifactError, ConfigError
-from modspike.export.agent_export import export_agent, load_agent_artifact
 from modspike.fixedpoint import WeightFormat, quantize_weights
-from modspike.hw.closed_loop import quantize_modulation, run_closed_loop
-from modspike.train.nmd import build_agent
 
 KWARGS = {"sizes": [12, 6], "micro_steps": 3, "hs0_init": 0.4, "b_range": [0.0, 1.5]}
 

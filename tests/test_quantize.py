@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 from modspike.cli import main
+from modspike.train.qat import QuantizedNet, fidelity, quantize_network
+from modspike.train.trainer import TrainConfig, load_model
+
+from modspike.encoding import encode_batch, generator
 from modspike.errors import ConfigError, QuantizationError
 from modspike.fixedpoint import WeightFormat
-from modspike.train.qat import QuantizedNet, fidelity, quantize_network
-from modspike.train.trainer import TrainConfig, _generator, encode_batch, load_model
 
 CASES = [
     ("src", 2, True),
@@ -25,7 +27,7 @@ CASES = [
 def _spikes(export_digits, n=24, steps=12, seed=0):
     cfg = TrainConfig(steps=steps)
     x = torch.as_tensor(export_digits.x_test[:n])
-    return encode_batch(torch.nn.Module(), x, cfg, _generator(seed))
+    return encode_batch(torch.nn.Module(), x, cfg, generator(seed))
 
 
 @pytest.mark.parametrize("cell,layers,recurrent", CASES)

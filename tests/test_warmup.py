@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from modspike.train.cells import BRCCell, MSRCCell, SRCCell
-from modspike.train.network import CellLayer, ModelConfig, SpikingNet
-from modspike.train.warmup import (
+from modspike.studies.warmup import (
     WarmupConfig,
     measure_vaa,
     sample_initial_states,
@@ -15,6 +13,8 @@ from modspike.train.warmup import (
     vaa_star,
     warmup_,
 )
+from modspike.train.cells import BRCCell, MSRCCell, SRCCell
+from modspike.train.network import CellLayer, ModelConfig, SpikingNet
 
 
 def _clusters(sizes: list[int], dim: int = 4, spread: float = 1.0) -> torch.Tensor:

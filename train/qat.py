@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from modspike.encoding import encode_batch, generator
 from modspike.errors import ConfigError
 from modspike.fixedpoint import SRCFormat, WeightFormat
 from modspike.fxpnet import (
@@ -23,7 +26,6 @@ from modspike.fxpnet import (
     quantize_readout,
     quantize_src_layer,
 )
-from torch import nn
 
 from .cells import MSRCState, SRCState
 
@@ -229,10 +231,8 @@ def fidelity(
     overlap of active events (output > 0: spikes, or h > 0 for the SRC family),
     ``|float & quant| / |float | quant|``; 1.0 where neither network is ever active.
     """
-    from .trainer import _generator, encode_batch
-
     model.eval()
-    gen = _generator(seed)
+    gen = generator(seed)
     correct_f = correct_q = flips = 0
     inter = union = active_f = active_q = None
     entries = 0

@@ -5,19 +5,21 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.data import Dataset, load_dataset
-from modspike.errors import CheckpointError, ConfigError
-from modspike.rundir import load_run, save_run
 from torch import nn
 from tqdm.auto import tqdm
 
+from modspike.data import Dataset, load_dataset
+from modspike.encoding import ENCODINGS, encode_batch, generator
+from modspike.errors import CheckpointError, ConfigError
+from modspike.rundir import load_run, save_run
+
 from .cells import ALL_KINDS
-from .encoding import ENCODINGS, encode
 from .network import ModelConfig, build_model
 
 
@@ -96,19 +98,6 @@ class TrainConfig:
         )
 
 
-def encode_batch(model: nn.Module, x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator | None):
-    """The network input for a batch of intensities: the intensities themselves for the ANN."""
-    if getattr(model, "static_input", False):
-        return x
-    return encode(x, cfg.encoding, cfg.steps, cfg.gain, cfg.prefix, generator=gen)
-
-
-def _generator(seed: int) -> torch.Generator:
-    gen = torch.Generator()
-    gen.manual_seed(seed)
-    return gen
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -126,7 +115,7 @@ def evaluate(
     """
     model.eval()
     device = next(model.parameters()).device
-    gen = _generator(seed)
+    gen = generator(seed)
     correct, preds, loss_sum = 0, [], 0.0
     active_counts: list[torch.Tensor] | None = None
     n_steps = 0
@@ -156,7 +145,10 @@ def evaluate(
 
 
 def train(
-    cfg: TrainConfig, out: str | Path | None = None, progress: bool = True
+    cfg: TrainConfig,
+    out: str | Path | None = None,
+    progress: bool = True,
+    prepare: Callable | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train a model as ``cfg`` says; write the run directory to ``out`` when given.
 
@@ -170,35 +162,42 @@ def train(
     if cfg.qat:
         from .qat import QuantizedNet, qat_report
 
-        metrics = fit(QuantizedNet(model), data, cfg, progress=progress)
+        metrics = fit(QuantizedNet(model), data, cfg, progress=progress, prepare=prepare)
         metrics["quantization"] = qat_report(model.cpu(), data, cfg)
     else:
-        metrics = fit(model, data, cfg, progress=progress)
+        metrics = fit(model, data, cfg, progress=progress, prepare=prepare)
     if out is not None:
         save_run(out, model_cfg.to_dict(), asdict(cfg), model.state_dict(), metrics)
     return model, metrics
 
 
-def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, progress: bool = True) -> dict:
-    """The training loop proper (Adam, cross-entropy on the time-integrated readout)."""
+def fit(
+    model: nn.Module,
+    data: Dataset,
+    cfg: TrainConfig,
+    progress: bool = True,
+    prepare: Callable | None = None,
+) -> dict:
+    """The training loop proper (Adam, cross-entropy on the time-integrated readout).
+
+    ``prepare(model, x_train, cfg, generator) -> dict`` runs once before the first epoch when
+    ``cfg.warmup_steps > 0`` (the warm-up study's :func:`modspike.studies.warmup.warmup_hook`); what
+    it returns is recorded as ``metrics["warmup"]``."""
     x_tr, y_tr = data.x_train, data.y_train
     if cfg.limit is not None:
         x_tr, y_tr = x_tr[: cfg.limit], y_tr[: cfg.limit]
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     loss_fn = nn.CrossEntropyLoss()
-    gen = _generator(cfg.seed)
+    gen = generator(cfg.seed)
     order_rng = np.random.default_rng(cfg.seed)
+    prepared = None
     if cfg.warmup_steps > 0:
-        from .warmup import WarmupConfig, warmup_
-
-        n = min(len(x_tr), 512)
-        seqs = encode_batch(model, torch.as_tensor(x_tr[:n]), cfg, gen).to(cfg.device)
-        warmup_history = warmup_(
-            getattr(model, "net", model),  # the float network inside a QAT wrapper
-            seqs,
-            steps=cfg.warmup_steps,
-            config=WarmupConfig(seed=cfg.seed),
-        )
+        if prepare is None:
+            raise ConfigError(
+                "--warmup-steps needs the warm-up study's hook: call"
+                " train(..., prepare=modspike.studies.warmup.warmup_hook) (the CLI does)"
+            )
+        prepared = prepare(getattr(model, "net", model), x_tr, cfg, gen)
     # Model selection keeps the epoch with the lowest validation loss: with 144 validation
     # samples, the best validation *accuracy* is a noisy pick that favours early epochs
     # (benchmarks/README.md, issue 2: SRC .941 with accuracy selection, .959 with loss).
@@ -255,12 +254,8 @@ def fit(model: nn.Module, data: Dataset, cfg: TrainConfig, progress: bool = True
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "history": history,
     }
-    if cfg.warmup_steps > 0:
-        metrics["warmup"] = {
-            "steps": cfg.warmup_steps,
-            "vaa_star_first": warmup_history[0]["vaa_star"],
-            "vaa_star_last": warmup_history[-1]["vaa_star"],
-        }
+    if prepared is not None:
+        metrics["warmup"] = prepared
     if "active_fraction" in test:
         fractions = test["active_fraction"]
         metrics["never_active_neurons"] = [int((f == 0).sum()) for f in fractions]

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from .excitability import SPIKING, Excitability, phase_field, trace  # noqa: E402
+from .analysis import SPIKING, Excitability, phase_field, trace  # noqa: E402
 
 CLASS_COLOURS = {
     "silent": "0.6",
@@ -325,7 +325,7 @@ def write_report(
     from modspike.errors import ConfigError
     from modspike.rundir import atomic_directory, write_json
 
-    from .excitability import CELLS, DEFAULT_DRIVES, analyze
+    from .analysis import CELLS, DEFAULT_DRIVES, analyze
 
     if cell not in CELLS:
         raise ConfigError(f"--cell {cell!r}: choose one of {', '.join(CELLS)}")

@@ -65,3 +65,19 @@ def encode(
     if encoding == "latency":
         return latency_encode(x, steps, prefix=prefix)
     raise ValueError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
+
+
+def encode_batch(model, x: torch.Tensor, cfg, gen: torch.Generator | None) -> torch.Tensor:
+    """The network input for a batch of intensities as a training config says (``cfg.encoding``,
+    ``steps``, ``gain``, ``prefix``): the intensities themselves for a static-input model (the
+    ANN baseline)."""
+    if getattr(model, "static_input", False):
+        return x
+    return encode(x, cfg.encoding, cfg.steps, cfg.gain, cfg.prefix, generator=gen)
+
+
+def generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded with ``seed`` (input spikes are drawn on the CPU everywhere)."""
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen

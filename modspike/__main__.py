@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from modspike.cli import main
 
 sys.exit(main())

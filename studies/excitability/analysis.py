@@ -34,11 +34,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from modspike.train.cells import (
+    BSRC_CONSTANTS,
+    BSRCCell,
+    MSRCConstants,
+    SRCConstants,
+    msrc_step,
+    src_step,
+)
+from modspike.train.cells.msrc import MSRCState
+from modspike.train.cells.src import SRCState
 from tqdm.auto import tqdm
-
-from .cells import BSRC_CONSTANTS, BSRCCell, MSRCConstants, SRCConstants, msrc_step, src_step
-from .cells.msrc import MSRCState
-from .cells.src import SRCState
 
 CELLS = ("src", "msrc", "bsrc")
 CLASSES = ("silent", "type1", "type2", "type2*", "bursting", "tonic", "depolarisation_block")

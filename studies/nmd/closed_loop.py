@@ -23,11 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from modspike.studies.nmd.deploy import load_agent_artifact
+from modspike.studies.nmd.envs import MovingTarget
+
 from modspike.errors import ConfigError
-from modspike.export.agent_export import load_agent_artifact
 from modspike.fixedpoint import IntModulation, SRCFormat
 from modspike.fxpnet import IntNetwork
-from modspike.train.envs import MovingTarget
 
 CLOSED_LOOP_BACKENDS = ("torch", "sim", "lava", "lava-float")
 

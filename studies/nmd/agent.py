@@ -28,11 +28,10 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from modspike.train.cells import MSRCCell
+from modspike.train.cells.msrc import MSRCConstants, msrc_step
+from modspike.train.network import CellLayer
 from torch import nn
-
-from .cells import MSRCCell
-from .cells.msrc import MSRCConstants, msrc_step
-from .network import CellLayer
 
 AGENT_KINDS = ("nmd-msrc", "msrc", "nmd-mlp", "mlp", "gru")
 

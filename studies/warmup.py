@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from itertools import cycle
 
 import torch
+from modspike.train.cells import BRCCell, MSRCCell, SRCCell
 from torch import nn
-
-from .cells import BRCCell, MSRCCell, SRCCell
 
 EPSILON_INVERSE = 1e-6
 WARMUP_CELLS = ("brc", "nbrc", "src", "msrc", "bsrc")
@@ -241,3 +240,18 @@ def measure_layer_vaa_star(
         u = torch.randn(1, layer.synapse.in_features, generator=gen)
         out.append(float(vaa_star(layer_final_states(layer, state0, u, stabilisation), eps)))
     return out
+
+
+def warmup_hook(model: nn.Module, x_train, cfg, gen: torch.Generator) -> dict:
+    """The trainer's ``prepare`` hook: warm ``model`` up for ``cfg.warmup_steps`` steps on the
+    encoded first 512 training samples; returns what the run's metrics record."""
+    from modspike.encoding import encode_batch
+
+    n = min(len(x_train), 512)
+    seqs = encode_batch(model, torch.as_tensor(x_train[:n]), cfg, gen).to(cfg.device)
+    history = warmup_(model, seqs, steps=cfg.warmup_steps, config=WarmupConfig(seed=cfg.seed))
+    return {
+        "steps": cfg.warmup_steps,
+        "vaa_star_first": history[0]["vaa_star"],
+        "vaa_star_last": history[-1]["vaa_star"],
+    }

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .agent import Agent, build_agent, count_parameters
 from .envs import MovingTarget
-from .nmd import Agent, build_agent, count_parameters
 
 EVAL_SEED = 12345  # the same evaluation episodes for every agent and seed
 

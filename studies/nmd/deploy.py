@@ -18,14 +18,14 @@ from pathlib import Path
 import nir
 import numpy as np
 import torch
+from modspike.export.artifact_build import open_artifact, tool_versions
+from modspike.export.nir_export import export_graph
+from modspike.studies.nmd.agent import NMDAgent, build_agent
+from modspike.train.qat import quantize_network
+
 from modspike.artifact import MODEL_FILE, load_manifest, write_artifact
 from modspike.errors import ArtifactError, ConfigError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
-from modspike.train.nmd import NMDAgent, build_agent
-from modspike.train.qat import quantize_network
-
-from .artifact_build import open_artifact, tool_versions
-from .nir_export import export_graph
 
 HOST_FILE = "host_agent.pt"
 AGENT_SCHEMA = "modspike-nmd-agent/1"

@@ -1,0 +1,50 @@
+"""``modspike analyze``: excitability analysis (a study)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="excitability of SRC / mSRC / BSRC neurons: f-I curves, hysteresis, delay, bursts",
+        description="Sweep a constant drive up from rest and down from spiking for every h_s0; "
+        "classify each neuron (silent, type1, type2, type2*, bursting, tonic, "
+        "depolarisation_block; rule in docs/cells.md). Writes DIR/excitability.json and PNGs.",
+    )
+    p.add_argument(
+        "--cell", default="msrc", choices=["src", "msrc", "bsrc"], help="(default: msrc)"
+    )
+    p.add_argument(
+        "--hs0", metavar="LIST", help="h_s0 values, comma separated (mSRC: 1.0; BSRC: 0.7)"
+    )
+    p.add_argument("--hs0-range", metavar="A:B:N", help="N values of h_s0 from A to B")
+    p.add_argument("--r", metavar="R", help="fast gain r (SRC 2, mSRC/BSRC 4; 5.263 = option D)")
+    p.add_argument(
+        "--drive-range",
+        metavar="A:B:N",
+        help="drives x (default: src -6:8:141, msrc 0:8:201, bsrc -2:3:101); "
+        "a negative start needs '=': --drive-range=-2:3:101",
+    )
+    p.add_argument(
+        "--synapse-alpha",
+        metavar="A",
+        help="exponential input synapse, 0 <= A < 1 (default 0: the drive enters directly)",
+    )
+    p.add_argument("--bias", metavar="B", help="the cell's bias b (default: 0; BSRC -5)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder to write")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from modspike.studies.excitability.plots import write_report
+
+    options = ("cell", "hs0", "hs0_range", "r", "drive_range", "synapse_alpha", "bias")
+    summary = write_report(
+        args.out, **{k: getattr(args, k) for k in options}, progress=not args.quiet
+    )
+    print(json.dumps(summary))
+    return 0

@@ -1,0 +1,37 @@
+"""``modspike import-nir``: wrap a NIR file as an artifact."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-nir",
+        help="check a NIR file (from any tool) and wrap it as an artifact",
+        description="Read FILE.nir, check that modspike can run it, and write ARTIFACT_DIR. NIR has"
+        " no time step: dt comes from the file's metadata, else --dt, else 1e-4 (snntorch's);"
+        " the command says which.",
+    )
+    p.add_argument("file", metavar="FILE.nir")
+    p.add_argument("--dt", type=float, help="time step in seconds if the file does not record one")
+    p.add_argument("--out", required=True, metavar="ARTIFACT_DIR", help="artifact folder to write")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from modspike.export.artifact_build import import_to_artifact
+
+    summary = import_to_artifact(args.file, args.out, args.dt)
+    source = {
+        "metadata": "from the file's metadata",
+        "--dt": "from --dt",
+        "default": "default: none in the file and no --dt (snntorch's convention)",
+    }[summary["dt_source"]]
+    print(f"modspike import-nir: dt = {summary['dt']:g} s ({source})", file=sys.stderr)
+    for note in summary["notes"]:
+        print(f"modspike import-nir: note: {note}", file=sys.stderr)
+    print(json.dumps(summary))
+    return 0

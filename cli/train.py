@@ -1,0 +1,97 @@
+"""``modspike train``: train a network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    from modspike.data import DATASETS
+
+    p = sub.add_parser(
+        "train",
+        help="train a spiking (or ANN baseline) network on a data set",
+        description="Train a network and write RUN_DIR/{config.json, model.safetensors, metrics.json}.",
+    )
+    p.add_argument(
+        "--cell",
+        default="src",
+        choices=["src", "msrc", "bsrc", "brc", "nbrc", "lif", "cubalif", "ann"],
+        help="cell type of the hidden layers; 'ann' is the non-spiking ReLU baseline (default: src)",
+    )
+    p.add_argument("--data", default="digits", choices=DATASETS, help="data set (default: digits)")
+    p.add_argument("--data-dir", help="folder with the IDX files for mnist / fashion-mnist")
+    p.add_argument(
+        "--encoding", default="rate", choices=["rate", "latency"], help="input code (default: rate)"
+    )
+    p.add_argument(
+        "--steps", "-T", type=int, default=25, help="coded time steps per sample (default: 25)"
+    )
+    p.add_argument(
+        "--gain",
+        type=float,
+        default=0.8,
+        help="rate code: spike probability = gain * intensity (default: 0.8)",
+    )
+    p.add_argument(
+        "--prefix", type=int, default=0, help="silent steps before the code (default: 0)"
+    )
+    p.add_argument("--hidden", type=int, default=64, help="neurons per hidden layer (default: 64)")
+    p.add_argument("--layers", type=int, default=1, help="number of hidden layers (default: 1)")
+    p.add_argument(
+        "--recurrent", action="store_true", help="add recurrent synapses to each hidden layer"
+    )
+    p.add_argument(
+        "--keep-state-grad",
+        action="store_true",
+        help="SRC family: keep gradients through h and h_s (default detaches them: +4 points)",
+    )
+    p.add_argument(
+        "--hs0",
+        default="1.0",
+        help="mSRC/BSRC: initial h_s0, a value or LO:HI (uniform per neuron)",
+    )
+    p.add_argument(
+        "--fix-hs0", action="store_true", help="mSRC/BSRC: keep h_s0 fixed instead of learning it"
+    )
+    p.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: 5e-3; 1e-3 for ann)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the weights, batches and input spikes"
+    )
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
+    p.add_argument("--limit", type=int, help="train on the first N training samples only")
+    p.add_argument(
+        "--qat",
+        action="store_true",
+        help="quantisation-aware training: the forward pass is the exported 8-bit integer network",
+    )
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="VAA* warm-up steps before training, for brc/nbrc/src/msrc/bsrc (default: 0, off)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from modspike.train.trainer import TrainConfig, train
+
+    fields = TrainConfig.__dataclass_fields__
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    prepare = None
+    if cfg.warmup_steps > 0:
+        from modspike.studies.warmup import warmup_hook as prepare
+    _, metrics = train(cfg, out=args.out, progress=not args.quiet, prepare=prepare)
+    summary = {k: metrics[k] for k in ("test_accuracy", "val_accuracy", "epochs", "seconds")}
+    if "never_active_neurons" in metrics:
+        summary["never_active_neurons"] = metrics["never_active_neurons"]
+    print(json.dumps({"run_dir": args.out, **summary}))
+    return 0

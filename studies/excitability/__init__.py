@@ -1,0 +1,1 @@
+"""Excitability of SRC-family neurons: f-I curves, hysteresis, classes, figures."""
