@@ -36,13 +36,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.train import trainer
-from modspike.train.cells import RECURRENT_CELLS
-from modspike.train.trainer import TrainConfig, train
 from torch import nn
 
 from modspike.data import load_dataset
 from modspike.encoding import encode_batch
+from modspike.train import trainer
+from modspike.train.cells import RECURRENT_CELLS
+from modspike.train.trainer import TrainConfig, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CELLS = ("src", "msrc", "bsrc", "lif", "cubalif", "brc", "nbrc", "ann")

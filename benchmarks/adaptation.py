@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
 from modspike.studies.nmd.envs import scripted_return
 from modspike.studies.nmd.rl import EVAL_SEED, A2CConfig, run, steps_to_90pct, steps_to_adapt
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from modspike.studies.nmd.agent import build_agent
 from modspike.studies.nmd.closed_loop import run_closed_loop
 from modspike.studies.nmd.deploy import export_agent

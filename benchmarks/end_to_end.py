@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from modspike.export.artifact_build import export_run
 from modspike.runtime.report import measure
 from modspike.train.trainer import TrainConfig, train

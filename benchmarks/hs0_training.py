@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from modspike.data import load_dataset
 from modspike.studies.excitability.analysis import analyze
 from modspike.train.network import build_model
 from modspike.train.trainer import TrainConfig, train
-
-from modspike.data import load_dataset
 
 ROOT = Path(__file__).resolve().parent
 HEADING = "## Learnable modulation (mSRC h_s0)"
@@ -141,6 +141,7 @@ def histogram(runs: list[dict], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from modspike.studies.excitability.plots import CLASS_COLOURS
 
     learned = [r for r in runs if "classes_init" in r]

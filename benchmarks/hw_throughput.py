@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from modspike.cli import main as cli
 from modspike.data import load_dataset
 from modspike.export.artifact_build import open_artifact

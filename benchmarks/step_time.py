@@ -39,11 +39,12 @@ from pathlib import Path
 
 import snntorch as snn
 import torch
+from torch import nn
+
 from modspike.train.cells import LIFCell, MSRCCell, SRCCell, SRCConstants
 from modspike.train.cells.msrc import MSRCConstants, MSRCState
 from modspike.train.cells.src import SRCState
 from modspike.train.network import CellLayer
-from torch import nn
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REFERENCE = "lif"

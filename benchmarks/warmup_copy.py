@@ -19,10 +19,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
+from torch import nn
+
 from modspike.studies.warmup import measure_vaa, warmup_
 from modspike.train.cells import BRCCell
 from modspike.train.network import CellLayer
-from torch import nn
 
 ROOT = Path(__file__).resolve().parent
 

@@ -19,11 +19,19 @@ scikit-learn; mnist / fashion-mnist read IDX files from --data-dir); nothing is 
 
 
 SUBCOMMANDS = ("train", "export", "import_nir", "inspect", "run", "report", "analyze")
-"""The subcommand modules of this package, in the order ``--help`` lists them; each has
-``add(subparsers)`` and ``run(args) -> exit code``."""
+"""The subcommand modules of this package, in the order ``--help`` lists them; each has ``NAME``,
+``HELP``, ``add(subparsers)`` and ``run(args) -> exit code``."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first argument that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the chosen subcommand (all of them when ``argv`` is None) gets its full
+    options, whose choices may come from the kind and backend registries (importing torch): the
+    others are listed by name, so ``modspike --help`` stays instant."""
     parser = argparse.ArgumentParser(
         prog="modspike",
         description="Neuromodulable spiking networks from PyTorch to Loihi-style hardware.",
@@ -31,13 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"modspike {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = None if argv is None else _chosen(argv)
     for name in SUBCOMMANDS:
-        importlib.import_module(f"{__name__}.{name}").add(sub)
+        module = importlib.import_module(f"{__name__}.{name}")
+        if argv is None or module.NAME == chosen:
+            module.add(sub)
+        else:
+            sub.add_parser(module.NAME, help=module.HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

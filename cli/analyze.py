@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+NAME = "analyze"
+HELP = "excitability of SRC / mSRC / BSRC neurons: f-I curves, hysteresis, delay, bursts"
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "analyze",
-        help="excitability of SRC / mSRC / BSRC neurons: f-I curves, hysteresis, delay, bursts",
+        NAME,
+        help=HELP,
         description="Sweep a constant drive up from rest and down from spiking for every h_s0; "
         "classify each neuron (silent, type1, type2, type2*, bursting, tonic, "
         "depolarisation_block; rule in docs/cells.md). Writes DIR/excitability.json and PNGs.",

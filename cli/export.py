@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+NAME = "export"
+HELP = "quantise a trained run and write a deployable artifact (NIR + manifest [+ ONNX])"
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "export",
-        help="quantise a trained run and write a deployable artifact (NIR + manifest [+ ONNX])",
+        NAME,
+        help=HELP,
         description="Quantise RUN_DIR to the fixed-point format, measure float-vs-quantised fidelity"
         " on the test split, and write ARTIFACT_DIR/{model.nir, manifest.json[, baseline.onnx]}.",
     )

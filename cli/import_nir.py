@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 
+NAME = "import-nir"
+HELP = "check a NIR file (from any tool) and wrap it as an artifact"
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "import-nir",
-        help="check a NIR file (from any tool) and wrap it as an artifact",
+        NAME,
+        help=HELP,
         description="Read FILE.nir, check that modspike can run it, and write ARTIFACT_DIR. NIR has"
         " no time step: dt comes from the file's metadata, else --dt, else 1e-4 (snntorch's);"
         " the command says which.",

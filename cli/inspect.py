@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+NAME = "inspect"
+HELP = "summarise an artifact: layers, neurons, synapses, bits, memory, Loihi 2 fit"
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "inspect",
-        help="summarise an artifact: layers, neurons, synapses, bits, memory, Loihi 2 fit",
+        NAME,
+        help=HELP,
         description="Verify ARTIFACT_DIR (checksums, schema) and print a readable summary.",
     )
     p.add_argument("artifact", metavar="ARTIFACT_DIR")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+NAME = "report"
+HELP = "modeled cost of artifacts: counts, energy vs the ANN baseline, figures"
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report",
-        help="modeled cost of artifacts: counts, energy vs the ANN baseline, figures",
+        NAME,
+        help=HELP,
         description=(
             "Run each ARTIFACT_DIR (sim by default; lava gives identical counts), count spikes and"
             " synaptic operations per layer, sample and step, price them on an energy profile and"

@@ -6,11 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
+NAME = "run"
+HELP = "run an artifact on a backend (torch, sim, lava, lava-float, loihi2) over a data split"
+
 
 def add(sub: argparse._SubParsersAction) -> None:
+    from modspike.hw import backends
+
     p = sub.add_parser(
-        "run",
-        help="run an artifact on a backend (torch, sim, lava, loihi2) over a data split",
+        NAME,
+        help=HELP,
         description=(
             "Run ARTIFACT_DIR over the test split with input spikes drawn from its encoding: "
             "torch = float dynamics, sim = the bit-exact integer simulator, lava = Lava's CPU "
@@ -20,9 +25,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("artifact", metavar="ARTIFACT_DIR")
-    p.add_argument(
-        "--backend", choices=("torch", "sim", "lava", "lava-float", "loihi2"), default="sim"
-    )
+    p.add_argument("--backend", choices=backends.names(), default="sim")
     p.add_argument("--data", help="data set (default: the one named in the manifest)")
     p.add_argument("--data-dir", help="folder with the IDX files (mnist / fashion-mnist)")
     p.add_argument("--split", choices=("train", "val", "test"), default="test")

@@ -5,25 +5,31 @@ from __future__ import annotations
 import argparse
 import json
 
+NAME = "train"
+HELP = "train a spiking (or ANN baseline) network on a data set"
+
 
 def add(sub: argparse._SubParsersAction) -> None:
+    from modspike import registry
     from modspike.data import DATASETS
+    from modspike.encoding import ENCODINGS
+    from modspike.train.modules import model_names
 
     p = sub.add_parser(
-        "train",
-        help="train a spiking (or ANN baseline) network on a data set",
+        NAME,
+        help=HELP,
         description="Train a network and write RUN_DIR/{config.json, model.safetensors, metrics.json}.",
     )
     p.add_argument(
         "--cell",
         default="src",
-        choices=["src", "msrc", "bsrc", "brc", "nbrc", "lif", "cubalif", "ann"],
+        choices=model_names(),
         help="cell type of the hidden layers; 'ann' is the non-spiking ReLU baseline (default: src)",
     )
     p.add_argument("--data", default="digits", choices=DATASETS, help="data set (default: digits)")
     p.add_argument("--data-dir", help="folder with the IDX files for mnist / fashion-mnist")
     p.add_argument(
-        "--encoding", default="rate", choices=["rate", "latency"], help="input code (default: rate)"
+        "--encoding", default="rate", choices=ENCODINGS, help="input code (default: rate)"
     )
     p.add_argument(
         "--steps", "-T", type=int, default=25, help="coded time steps per sample (default: 25)"
@@ -74,7 +80,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="VAA* warm-up steps before training, for brc/nbrc/src/msrc/bsrc (default: 0, off)",
+        help="VAA* warm-up steps before training, for the cells with an attractor state"
+        f" ({', '.join(registry.cell_names('attractor'))}; default: 0, off)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")

@@ -11,8 +11,6 @@ from pathlib import Path
 import nir
 import numpy as np
 import torch
-from modspike.train.qat import fidelity, quantize_network
-from modspike.train.trainer import load_model
 
 from modspike import __version__
 from modspike.artifact import (
@@ -27,11 +25,17 @@ from modspike.data import load_dataset
 from modspike.encoding import encode_batch, generator
 from modspike.errors import ArtifactError, ConfigError, ModspikeError, NIRError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
+from modspike.kinds.nir_schema import DEFAULT_DT
+from modspike.network import NETWORK_SCHEMA, Network, Provenance, network_equal
+from modspike.quantize import quantize
+from modspike.step import compile, run
+from modspike.train.modules import encoding_of, is_ann, to_network
+from modspike.train.qat import fidelity
+from modspike.train.trainer import load_model
 
-from .netspec import NetSpec
-from .nir_export import export_graph
-from .nir_import import graph_to_spec, import_nir, read_nir_file
-from .nir_schema import DEFAULT_DT
+from .nir.file import read_nir_file
+from .nir.read import from_nir, import_nir
+from .nir.write import to_nir
 from .onnx_export import check_onnx, export_onnx
 
 VERIFY_SAMPLES = 32  # test samples replayed through the re-imported file before it is accepted
@@ -52,22 +56,26 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _verify_nir(path: Path, qnet, model, tcfg, data) -> None:
-    """Re-import the written file; its integer model must replay test spikes bit for bit."""
-    spec = import_nir(path)
+def _verify_nir(path: Path, qnet: Network, model, tcfg, data) -> None:
+    """Re-import the written file: the same network, whose integer model replays test spikes
+    bit for bit."""
+    back = import_nir(path)
     x = torch.as_tensor(data.x_test[:VERIFY_SAMPLES])
     spikes = encode_batch(model, x, tcfg, generator(tcfg.seed + 2)).numpy()
-    want = qnet.run(spikes, record=True)
-    got = spec.quantized.run(spikes, record=True) if spec.quantized is not None else None
-    same = got is not None and np.array_equal(want[0], got[0])
-    same = same and all(np.array_equal(a, b) for a, b in zip(want[1], got[1]))
+    want = run(compile(qnet), spikes)
+    got = run(compile(back), spikes) if back.quantized else None
+    same = got is not None and np.array_equal(want.total, got.total)
+    same = same and all(np.array_equal(a, b) for a, b in zip(want.records, got.records))
+    same = same and all(
+        network_equal(a.cell.fixed, b.cell.fixed) for a, b in zip(qnet.layers, back.layers)
+    )
     if not same:
         raise ArtifactError(f"{path}: re-imported network differs from the exported one (bug)")
 
 
 def _baseline(baseline_dir, n_in: int, data, manifest: dict):
     ann, ann_cfg, ann_metrics = load_model(baseline_dir)
-    if ann_cfg.cell != "ann":
+    if not is_ann(ann_cfg.cell):
         raise ConfigError(f"--baseline {baseline_dir}: a {ann_cfg.cell!r} run, not an ANN run")
     if ann.config.n_in != n_in or ann_cfg.data != data.name:
         raise ConfigError(f"--baseline {baseline_dir}: trained on other data than the spiking run")
@@ -96,35 +104,37 @@ def export_run(
 ) -> dict:
     """``modspike export``: quantise a trained run, measure fidelity, write the artifact."""
     model, tcfg, metrics = load_model(run_dir)
-    if tcfg.cell == "ann":
+    if is_ann(tcfg.cell):
         raise ConfigError(
             f"{run_dir} is an ANN run; export a spiking run and pass this one as --baseline"
         )
     fmt, sfmt = WeightFormat(bits, granularity), SRCFormat()
-    qnet = quantize_network(model, fmt, sfmt)
+    encoding = encoding_of(tcfg)
+    net = to_network(
+        model,
+        encoding,
+        dt,
+        Provenance(
+            source="run",
+            origin=str(run_dir),
+            train_config=asdict(tcfg),
+            model_config=model.config.to_dict(),
+        ),
+    )
+    qnet = quantize(net, fmt, sfmt)
     data = load_dataset(tcfg.data, data_dir or tcfg.data_dir, tcfg.split_seed)
     report = fidelity(model, qnet, data.x_test, data.y_test, tcfg, seed=tcfg.seed + 2)
-    encoding = {
-        "name": tcfg.encoding,
-        "steps": tcfg.steps,
-        "gain": tcfg.gain,
-        "prefix": tcfg.prefix,
-    }
+    encoding = encoding.to_dict()
     info = {"encoding": encoding, "data": tcfg.data, "run_dir": str(run_dir)}
-    graph = export_graph(model, qnet, fmt, dt, info)
-    warnings = []
-    if tcfg.cell == "cubalif" and getattr(model.layers[0].cell.neuron, "reset_delay", False):
-        warnings.append(
-            "the CubaLIF cell was trained with snntorch's delayed zero reset (the membrane is held at"
-            " 0 for one step after a spike); NIR CubaLIF and Lava reset at once, so the float"
-            " dynamics of this file differ from training (see the Jaccard)"
-        )
+    graph = to_nir(qnet, info)
+    warnings: list[str] = []
     manifest = {
         "created": _now(),
         "created_by": tool_versions(),
         "source": {"kind": "run", "run_dir": str(run_dir), "train_config": asdict(tcfg)},
         "cell": tcfg.cell,
-        "layers": [q.kind for q in qnet.layers],
+        "layers": qnet.kinds,
+        "network_schema": NETWORK_SCHEMA,
         "encoding": encoding,
         "steps": tcfg.steps + tcfg.prefix,
         "dt": dt,
@@ -138,7 +148,7 @@ def export_run(
             "format": FORMAT_VERSION,
             "weight_bits": fmt.bits,
             "granularity": fmt.granularity,
-            "src_frac_bits": sfmt.frac_bits if tcfg.cell in ("src", "msrc", "bsrc") else None,
+            "src_frac_bits": sfmt.frac_bits if _has_frac_bits(qnet) else None,
             "qat": bool(getattr(tcfg, "qat", False)),
         },
         "accuracy": {
@@ -159,7 +169,7 @@ def export_run(
 
     writers = {MODEL_FILE: write_model}
     if baseline is not None:
-        writers[BASELINE_FILE] = _baseline(baseline, model.config.n_in, data, manifest)
+        writers[BASELINE_FILE] = _baseline(baseline, qnet.n_in, data, manifest)
     write_artifact(out, writers, manifest)
     summary = {
         "artifact": str(out),
@@ -178,30 +188,32 @@ def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = Non
     """``modspike import-nir``: check a NIR file (any producer), record its dt, write an artifact."""
     file = Path(file)
     graph = read_nir_file(file)
-    spec = graph_to_spec(graph, dt)
+    net = from_nir(graph, dt)
     graph = copy.copy(graph)
-    graph.metadata = {**(graph.metadata if isinstance(graph.metadata, dict) else {}), "dt": spec.dt}
-    info = spec.metadata.get("info", {}) if isinstance(spec.metadata.get("info"), dict) else {}
+    graph.metadata = {**(graph.metadata if isinstance(graph.metadata, dict) else {}), "dt": net.dt}
+    info = dict(net.provenance.info)
+    kinds = net.kinds
     manifest = {
         "created": _now(),
         "created_by": tool_versions(),
         "source": {"kind": "nir", "file": str(file), "sha256": sha256_file(file)},
-        "cell": spec.kinds[0] if len(set(spec.kinds)) == 1 else "mixed",
-        "layers": spec.kinds,
+        "cell": kinds[0] if len(set(kinds)) == 1 else "mixed",
+        "layers": kinds,
+        "network_schema": NETWORK_SCHEMA,
         "encoding": info.get("encoding"),
         "steps": (info.get("encoding") or {}).get("steps"),
-        "dt": spec.dt,
-        "dt_source": spec.dt_source,
+        "dt": net.dt,
+        "dt_source": net.provenance.dt_source,
         "data": {"name": info["data"]} if "data" in info else None,
         "quantization": None
-        if spec.quantized is None
+        if not net.quantized
         else {
             "format": FORMAT_VERSION,
-            "weight_bits": spec.weight_bits,
-            "granularity": spec.granularity,
+            "weight_bits": net.weight_format.bits,
+            "granularity": net.weight_format.granularity,
         },
         "accuracy": None,
-        "warnings": list(spec.notes),
+        "warnings": list(net.provenance.notes),
     }
 
     def write_model(path: Path) -> None:
@@ -216,28 +228,51 @@ def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = Non
     write_artifact(out, {MODEL_FILE: write_model}, manifest)
     return {
         "artifact": str(out),
-        "layers": spec.kinds,
-        "neurons": [layer.n for layer in spec.layers],
-        "dt": spec.dt,
-        "dt_source": spec.dt_source,
-        "quantized": spec.quantized is not None,
-        "notes": spec.notes,
+        "layers": kinds,
+        "neurons": [layer.n for layer in net.layers],
+        "dt": net.dt,
+        "dt_source": net.provenance.dt_source,
+        "quantized": net.quantized,
+        "notes": list(net.provenance.notes),
     }
 
 
-def open_artifact(artifact_dir: str | Path) -> tuple[Artifact, NetSpec]:
+def _has_frac_bits(net: Network) -> bool:
+    return any(hasattr(layer.cell.fixed.params, "frac_bits") for layer in net.layers)
+
+
+def _check_network_schema(artifact) -> None:
+    found = artifact.manifest.get("network_schema", "modspike-network/1")
+    name, _, version = NETWORK_SCHEMA.partition("/")
+    if not isinstance(found, str) or not found.startswith(name + "/"):
+        raise ArtifactError(f"{artifact.path}: unknown network schema {str(found)[:80]!r}")
+    tail = found.partition("/")[2]
+    if not tail.isdigit() or int(tail) > int(version):
+        raise ArtifactError(
+            f"{artifact.path}: written with network schema {found!r}, newer than this modspike"
+            f" reads ({NETWORK_SCHEMA!r}); upgrade modspike"
+        )
+
+
+def open_artifact(artifact_dir: str | Path) -> tuple[Artifact, Network]:
     """Verify an artifact and interpret its network; only :class:`ModspikeError` escapes."""
     artifact = load_manifest(artifact_dir)
+    _check_network_schema(artifact)
     try:
-        spec = import_nir(artifact.file(MODEL_FILE))
+        net = import_nir(artifact.file(MODEL_FILE))
     except ModspikeError as exc:
         raise ArtifactError(f"{artifact.path}: {exc}") from None
-    return artifact, spec
+    return artifact, net
 
 
 def load_artifact_runner(artifact_dir: str | Path, mode: str = "fixed") -> torch.nn.Module:
-    """The torch backend for an artifact: its integer model (``"fixed"``) or float dynamics."""
-    from .runner import build_runner
+    """The artifact's network as a torch module: its integer model (``"fixed"``) or float
+    dynamics (``"float"``)."""
+    from modspike.step import Precision
+    from modspike.train.modules import NetworkModule
 
-    _, spec = open_artifact(artifact_dir)
-    return build_runner(spec, mode)
+    precisions = {"fixed": Precision.FIXED, "float": Precision.FLOAT}
+    if mode not in precisions:
+        raise ConfigError(f"unknown run mode {mode!r}; use float or fixed")
+    _, net = open_artifact(artifact_dir)
+    return NetworkModule(net, precisions[mode]).eval()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.errors import ArtifactError, ConfigError
 from torch import nn
+
+from modspike.errors import ArtifactError, ConfigError
 
 ONNX_OPSET = 17
 

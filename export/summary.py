@@ -1,13 +1,13 @@
-"""``modspike inspect``: what an artifact holds, what it costs in memory, and whether it fits one
-Loihi 2 neurocore (and if not, why)."""
+"""``modspike inspect``: what an artifact holds, what it costs in memory (the one memory model,
+:mod:`modspike.memory`), and whether it fits one Loihi 2 neurocore (and if not, why)."""
 
 from __future__ import annotations
 
 import numpy as np
-from modspike.artifact import Artifact
-from modspike.fixedpoint import STATE_BITS
 
-from .netspec import NetSpec
+from modspike.artifact import Artifact
+from modspike.memory import layer_footprint, readout_footprint, synapse_count
+from modspike.network import Integration, Network
 
 # Public figures (docs/fixed-point.md, "Loihi 2 core budget"): 1M neurons / 128 neurocores per chip,
 # 128 KB of local SRAM per core shared by synapses, neuron state and parameters; 8-bit weight
@@ -17,63 +17,54 @@ LOIHI2_MEMORY_BYTES_PER_CORE = 128 * 1024
 LOIHI2_AXONS_PER_CORE = 4096
 LOIHI2_WEIGHT_BITS = 8
 
-STATE_WORDS = {"lif": 2, "cubalif": 2, "src": 3, "msrc": 3, "bsrc": 4, "li": 1, "i": 1, "if": 1}
-PARAM_BITS = {"lif": 17 + 13, "cubalif": 17 + 13, "src": 24, "msrc": 48, "bsrc": 48, "if": 17}
-TABLE_BITS = 3 * 513 * 24  # tanh, squash and gate tables of the SRC family (512 segments)
-SHARED_BITS = {"lif": 24, "cubalif": 24, "src": TABLE_BITS, "msrc": TABLE_BITS, "bsrc": TABLE_BITS}
+
+def _layer_notes(layer) -> list[str]:
+    notes = []
+    beta = getattr(layer.cell.params, "beta", None)
+    if beta is not None and layer.cell.kind.fixed is not None:
+        decays = len(np.unique(np.round(np.asarray(beta), 12)))
+        if decays > 1:
+            notes.append(
+                f"{layer.name}: {decays} distinct decays; Lava's LIF holds one du/dv per process,"
+                f" so it needs {decays} processes"
+            )
+    if layer.cell.kind.hardware_note:
+        notes.append(f"{layer.name}: {layer.cell.kind.hardware_note}")
+    return notes
 
 
-def _bytes(bits: float) -> int:
-    return int(np.ceil(bits / 8))
-
-
-def summarize(artifact: Artifact, spec: NetSpec) -> dict:
+def summarize(artifact: Artifact, net: Network) -> dict:
     """A JSON-able summary of an opened artifact."""
     m = artifact.manifest
-    bits = spec.weight_bits
-    weight_bits = bits if bits is not None else 32
-    state_bits = STATE_BITS if bits is not None else 32
+    bits = net.weight_format.bits if net.quantized else None
     layers, reasons, notes = [], [], []
-    for layer in spec.layers:
-        neuron_bits = layer.n * (
-            STATE_WORDS.get(layer.kind, 1) * state_bits + PARAM_BITS.get(layer.kind, 0)
-        )
-        mem_bits = layer.synapses * weight_bits + neuron_bits + SHARED_BITS.get(layer.kind, 0)
+    for layer in net.layers:
+        memory = layer_footprint(layer, net)
         layers.append(
             {
                 "name": layer.name,
-                "kind": layer.kind,
+                "kind": layer.cell.kind.name,
                 "neurons": layer.n,
                 "inputs": layer.n_in,
-                "recurrent": layer.rec_weight is not None,
-                "synapses": layer.synapses,
+                "recurrent": layer.recurrent is not None,
+                "synapses": synapse_count(layer),
                 "weight_bits": bits,
-                "memory_bytes": _bytes(mem_bits),
+                "memory_bytes": memory.bytes,
             }
         )
-        if layer.kind in ("lif", "cubalif"):
-            decays = len(np.unique(np.round(layer.params["beta"], 12)))
-            if decays > 1:
-                notes.append(
-                    f"{layer.name}: {decays} distinct decays; Lava's LIF holds one du/dv per process,"
-                    f" so it needs {decays} processes"
-                )
-        if layer.kind in ("src", "msrc", "bsrc"):
-            notes.append(
-                f"{layer.name}: the {layer.kind} neuron is not built into Loihi 2; it runs as a"
-                " microcoded neuron model (graded spikes carry max(h, 0))"
-            )
+        notes += _layer_notes(layer)
     readout = None
-    if spec.readout is not None:
-        n_out, n_last = spec.readout.shape
-        ro_bits = spec.readout.size * weight_bits + n_out * state_bits
+    ro = readout_footprint(net)
+    if ro is not None:
         readout = {
-            "neurons": int(n_out),
-            "inputs": int(n_last),
-            "synapses": int(spec.readout.size),
+            "neurons": ro.neurons,
+            "inputs": int(np.asarray(net.readout.synapse.weight).shape[1]),
+            "synapses": ro.synapses,
             "weight_bits": bits,
-            "memory_bytes": _bytes(ro_bits),
-            "integrates": "sum over time" if spec.sum_over_time else "per step",
+            "memory_bytes": ro.bytes,
+            "integrates": "sum over time"
+            if net.readout.integration is Integration.SUM_OVER_TIME
+            else "per step",
         }
     neurons = sum(x["neurons"] for x in layers) + (readout["neurons"] if readout else 0)
     synapses = sum(x["synapses"] for x in layers) + (readout["synapses"] if readout else 0)
@@ -89,9 +80,9 @@ def summarize(artifact: Artifact, spec: NetSpec) -> dict:
             f"{memory / 1024:.1f} KiB of synapses and state > {LOIHI2_MEMORY_BYTES_PER_CORE // 1024}"
             " KiB per core"
         )
-    if spec.n_in > LOIHI2_AXONS_PER_CORE:
-        reasons.append(f"{spec.n_in} input axons > {LOIHI2_AXONS_PER_CORE} per core")
-    if spec.granularity == "neuron":
+    if net.n_in > LOIHI2_AXONS_PER_CORE:
+        reasons.append(f"{net.n_in} input axons > {LOIHI2_AXONS_PER_CORE} per core")
+    if net.quantized and net.weight_format.granularity == "neuron":
         notes.append(
             "per-neuron weight exponents: Lava's Dense has one weight_exp per process (split the"
             " layer, or fold the exponents into the mantissas / thresholds)"
@@ -101,8 +92,8 @@ def summarize(artifact: Artifact, spec: NetSpec) -> dict:
         "schema": m.get("schema"),
         "created_by": m.get("created_by"),
         "cell": m.get("cell"),
-        "dt": spec.dt,
-        "dt_source": m.get("dt_source", spec.dt_source),
+        "dt": net.dt,
+        "dt_source": m.get("dt_source", net.provenance.dt_source),
         "encoding": m.get("encoding"),
         "steps": m.get("steps"),
         "data": m.get("data"),

@@ -12,22 +12,21 @@ own units: 0/1 spikes, graded SRC outputs as floats) come back next to the dicti
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.export.artifact_build import open_artifact
-from modspike.export.runner import build_runner
-from modspike.hw.backends import simulate
-from modspike.hw.lava_support import require_loihi2
 from tqdm import tqdm
 
 from modspike.data import load_dataset
 from modspike.encoding import encode
 from modspike.errors import ConfigError, HardwareError
+from modspike.export.artifact_build import open_artifact
+from modspike.hw import backends
 
-BACKENDS = ("torch", "sim", "lava", "lava-float", "loihi2")
+
+def backend_names() -> list[str]:
+    return backends.names()
 
 
 def encode_split(manifest: dict, x: np.ndarray, seed: int) -> np.ndarray:
@@ -46,42 +45,29 @@ def _join(chunks: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.concatenate(layer) for layer in zip(*chunks)]
 
 
-def _run_torch(spec, spikes: np.ndarray, batch: int, progress: bool, keep: list | None = None):
-    runner = build_runner(spec, "float")
-    logits, counts, seconds = [], [], 0.0
-    for start in tqdm(range(0, spikes.shape[1], batch), desc="torch", disable=not progress):
-        chunk = torch.as_tensor(spikes[:, start : start + batch], dtype=torch.float32)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            out, recs = runner(chunk, record=True)
-        seconds += time.perf_counter() - t0
-        logits.append(out.numpy())
-        counts.append([(r != 0).sum(dim=0).numpy() for r in recs])  # (batch, n) per layer
-        if keep is not None:
-            keep.append([r.numpy() for r in recs])
-    return np.concatenate(logits), _join(counts), seconds, {"mode": "float"}
-
-
-def _run_fixed(
-    net, spikes: np.ndarray, backend: str, batch: int, progress: bool, keep: list | None = None
-):
-    """sim / lava on the IntNetwork, or lava-float on the float NetSpec (``net``)."""
-    if backend.startswith("lava"):  # one Lava run for all samples: start-up is paid once
+def _run_backend(net, spikes: np.ndarray, name: str, batch: int, progress: bool, keep):
+    """All samples on one backend, in chunks of ``batch`` (one chunk for Lava: start-up once)."""
+    chosen = backends.backend(name)
+    if chosen.one_run:
         chunks = [(0, spikes.shape[1])]
     else:
         chunks = [(s, min(s + batch, spikes.shape[1])) for s in range(0, spikes.shape[1], batch)]
     logits, counts, seconds, config = [], [], 0.0, {}
-    for lo, hi in tqdm(chunks, desc=backend, disable=not progress or len(chunks) == 1):
+    for lo, hi in tqdm(chunks, desc=name, disable=not progress or len(chunks) == 1):
         # without rasters Lava reads back only its counting sinks (n x samples per layer)
-        res = simulate(net, spikes[:, lo:hi], backend, progress=progress, record=keep is not None)
+        res = backends.simulate(
+            net, spikes[:, lo:hi], name, progress=progress, record=keep is not None
+        )
         seconds += res.seconds
         config = res.config
         logits.append(res.logits)
         counts.append([np.asarray(e, dtype=np.int64) for e in res.events])
-        if keep is not None:  # integer outputs -> the network's units (2**out_exp per unit)
+        if keep is not None:  # outputs in the network's units (2**out_exp per integer unit)
             keep.append(
                 [
-                    r if getattr(layer, "out_exp", 0) == 0 else r * 2.0**layer.out_exp
+                    r
+                    if chosen.precision == "float" or layer.cell.fixed.out_exp == 0
+                    else r * 2.0**layer.cell.fixed.out_exp
                     for r, layer in zip(res.rasters, net.layers)
                 ]
             )
@@ -104,13 +90,14 @@ def run_artifact(
 
     With ``keep_rasters`` returns ``(result, rasters)``: ``rasters`` holds ``x`` (the samples'
     intensities, as the encoder saw them), ``inputs`` (T, N, n_in) uint8, ``outputs`` (one (T, N, n) array per layer) and ``layers`` (their names)."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "loihi2":
-        require_loihi2()
+    if backend not in backends.names():
+        raise ConfigError(
+            f"unknown backend {backend!r}; choose one of {', '.join(backends.names())}"
+        )
+    chosen = backends.backend(backend)
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be at least 1")
-    artifact, spec = open_artifact(artifact_dir)
+    artifact, net = open_artifact(artifact_dir)
     manifest = artifact.manifest
     recorded = manifest.get("data")
     recorded = recorded if isinstance(recorded, dict) else {"name": recorded or "digits"}
@@ -120,27 +107,20 @@ def run_artifact(
     if limit is not None:
         x, y = x[:limit], y[:limit]
     spikes = encode_split(manifest, x, seed)
-    if spikes.shape[2] != spec.n_in:
+    if spikes.shape[2] != net.n_in:
         raise ConfigError(
-            f"data set {data!r} has {spikes.shape[2]} inputs, the network expects {spec.n_in}"
+            f"data set {data!r} has {spikes.shape[2]} inputs, the network expects {net.n_in}"
+        )
+    if chosen.precision == "fixed" and not net.quantized:
+        raise HardwareError(
+            f"{artifact_dir}: the artifact carries no fixed-point model; only the float backends"
+            " (torch, lava-float) can run it"
         )
     keep: list | None = [] if keep_rasters else None
-    if backend == "torch":
-        logits, counts, seconds, config = _run_torch(spec, spikes, batch, progress, keep)
-    elif backend == "lava-float":
-        logits, counts, seconds, config = _run_fixed(spec, spikes, backend, batch, progress, keep)
-    else:
-        if spec.quantized is None:
-            raise HardwareError(
-                f"{artifact_dir}: the artifact carries no fixed-point model; only --backend torch"
-                " can run it"
-            )
-        logits, counts, seconds, config = _run_fixed(
-            spec.quantized, spikes, backend, batch, progress, keep
-        )
+    logits, counts, seconds, config = _run_backend(net, spikes, backend, batch, progress, keep)
     pred = logits.argmax(axis=1)
     n = len(y)
-    layers = [layer.name for layer in spec.layers]
+    layers = [layer.name for layer in net.layers]
     result = {
         "artifact": str(artifact_dir),
         "backend": backend,

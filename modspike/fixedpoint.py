@@ -1,14 +1,15 @@
-"""The one fixed-point format of modspike (``docs/fixed-point.md``): numbers, rounding and the
-integer cell arithmetic shared by quantisation-aware training, export, and the hardware models.
+"""The one fixed-point format of modspike (``docs/fixed-point.md``): numbers, rounding, weights
+on the grid and lookup tables. Each cell kind's integer arithmetic is built on these
+(``modspike/kinds/cells/*/int_step.py``).
 
 Everything here works on numpy integer arrays (int64 holds every intermediate product), vectorised
 over a batch: states have shape ``(batch, neurons)``, per-neuron parameters ``(neurons,)``.
 
 * Weights: signed ``bits``-bit mantissas ``q`` with a power-of-two scale ``2**e``, one exponent per
   layer (Loihi's ``weight_exp``) or one per output neuron. ``w ~ q * 2**e``.
-* LIF / CubaLIF: Lava's bit-accurate Loihi model (``PyLifModelBitAcc``), 12-bit decays ``du``/``dv``,
-  24-bit ``u`` (wraps) and ``v`` (saturates), threshold ``vth << 6``.
-* SRC family: states with ``frac_bits`` fractional bits in 24-bit saturating registers; tanh, the
+* Lava's LIF format: 12-bit decays ``du``/``dv``, 24-bit ``u`` (wraps) and ``v`` (saturates),
+  threshold ``vth << 6`` (the constants below; the step is the LIF kind's).
+* SRC format: states with ``frac_bits`` fractional bits in 24-bit saturating registers; tanh, the
   input squash and the slow gate as piecewise-linear tables; every product rounded half up.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
@@ -128,7 +128,8 @@ class QuantizedWeights:
         return self.mantissa.astype(np.float64) * np.exp2(self.exponent.astype(np.float64))[:, None]
 
 
-def _check_finite(name: str, *arrays: np.ndarray) -> None:
+def check_finite(name: str, *arrays: np.ndarray) -> None:
+    """Raise :class:`QuantizationError` when an array holds NaN or Inf."""
     for a in arrays:
         if a is not None and not np.all(np.isfinite(a)):
             raise QuantizationError(f"{name} contains NaN or Inf values; cannot quantise")
@@ -157,7 +158,7 @@ def weight_exponents(w: np.ndarray, fmt: WeightFormat) -> np.ndarray:
 def quantize_weights(w: np.ndarray, fmt: WeightFormat, name: str = "weights") -> QuantizedWeights:
     """Put a float matrix (n_out, n_in) on the grid: ``q = round_half_up(w / 2**e)``."""
     w = np.asarray(w, dtype=np.float64)
-    _check_finite(name, w)
+    check_finite(name, w)
     if w.ndim != 2:
         raise QuantizationError(f"{name} must be a matrix, got shape {w.shape}")
     e = weight_exponents(w, fmt)
@@ -174,7 +175,7 @@ def weights_from_grid(
     not fit ``fmt.bits``.
     """
     w = np.asarray(w, dtype=np.float64)
-    _check_finite(name, w)
+    check_finite(name, w)
     try:
         raw = np.asarray(exponent, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -199,7 +200,11 @@ def weights_from_grid(
 
 
 def apply_exponent(acc: np.ndarray, shift_left: np.ndarray | int) -> np.ndarray:
-    """Scale an integer accumulation by ``2**shift_left`` (a Dense ``weight_exp``), rounding half up."""
+    """Scale an integer accumulation by ``2**shift_left`` (a Dense ``weight_exp``), rounding half up.
+
+    One integer shift for all rows takes :func:`shift_round`'s fast path (the same rounding)."""
+    if isinstance(shift_left, (int, np.integer)):
+        return shift_round(acc, -int(shift_left))
     return shift_round(acc, -np.asarray(shift_left, dtype=np.int64))
 
 
@@ -214,62 +219,6 @@ def int_matmul(x: np.ndarray, mantissa: np.ndarray) -> np.ndarray:
     if bound * max(mantissa.shape[1], 1) < 2.0**53:
         return (x.astype(np.float64) @ mantissa.T.astype(np.float64)).astype(np.int64)
     return x @ mantissa.T.astype(np.int64)
-
-
-# --------------------------------------------------------------------------- LIF (Lava bit-accurate)
-
-
-class LIFParams(NamedTuple):
-    """Integer LIF / CubaLIF parameters, per neuron (Lava holds ``du``/``dv`` per process)."""
-
-    du: np.ndarray  # current decay, 0..4095; 4095 means u carries no memory (plain LIF)
-    dv: np.ndarray  # voltage decay, 0..4095
-    vth: np.ndarray  # threshold mantissa, 0..131071; compared with v as vth << 6
-    bias: np.ndarray  # Lava's bias_mant << bias_exp, added to v unshifted (0 in modspike exports)
-
-
-class LIFState(NamedTuple):
-    u: np.ndarray
-    v: np.ndarray
-
-
-def lif_decays(beta: np.ndarray, alpha: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(du, dv)`` for membrane decay ``beta`` and synaptic decay ``alpha`` (None: no current state).
-
-    Lava decays u by ``du + 1`` and v by ``dv``: ``dv = 4096 - round(4096 beta)`` and
-    ``du = 4095 - round(4096 alpha)`` (``alpha=None`` gives ``du = 4095``: u = this step's input).
-    """
-    beta = np.asarray(beta, dtype=np.float64)
-    _check_finite("LIF decay", beta)
-    dv = DECAY_UNITY - round_half_up(DECAY_UNITY * beta)
-    if alpha is None:
-        du = np.full_like(dv, DECAY_MAX)
-    else:
-        alpha = np.asarray(alpha, dtype=np.float64)
-        _check_finite("LIF synaptic decay", alpha)
-        du = DECAY_MAX - round_half_up(DECAY_UNITY * alpha)
-    if np.any((dv < 0) | (dv > DECAY_MAX) | (du < 0) | (du > DECAY_MAX)):
-        raise QuantizationError("LIF decays must lie in [0, 1): du and dv are unsigned 12-bit")
-    return du, dv
-
-
-def lif_initial_state(batch: int, n: int) -> LIFState:
-    z = np.zeros((batch, n), dtype=np.int64)
-    return LIFState(z, z.copy())
-
-
-def lif_step(a_in: np.ndarray, state: LIFState, p: LIFParams) -> tuple[np.ndarray, LIFState]:
-    """One step of Lava's ``PyLifModelBitAcc`` on a batch: returns ``(spikes 0/1, state)``.
-
-    ``a_in`` is the Dense output (already weight-scaled integers).
-    """
-    u = decay(state.u, p.du + 1) + np.left_shift(np.asarray(a_in, dtype=np.int64), ACT_SHIFT)
-    u = lava_wrap(u)
-    v = decay(state.v, p.dv) + u + p.bias
-    v = saturate(v)
-    spikes = v > np.left_shift(np.asarray(p.vth, dtype=np.int64), VTH_SHIFT)
-    v = np.where(spikes, 0, v)
-    return spikes.astype(np.int64), LIFState(u, v)
 
 
 # --------------------------------------------------------------------------- tables (SRC family)
@@ -353,7 +302,7 @@ class SRCFormat:
 
     def to_fixed(self, x: np.ndarray | float) -> np.ndarray:
         """A float constant or array in state units, rounded half up."""
-        _check_finite("SRC parameter", np.asarray(x, dtype=np.float64))
+        check_finite("SRC parameter", np.asarray(x, dtype=np.float64))
         return round_half_up(np.asarray(x, dtype=np.float64) * self.one)
 
 
@@ -387,125 +336,9 @@ def slow_gate_table(zs_hyp: float, zs_dep: float, slope: float, mid: float, fmt:
     return build_table(gate, GATE_HALF_RANGE, fmt.frac_bits, fmt.segments)
 
 
-# --------------------------------------------------------------------------- SRC / mSRC steps
+# --------------------------------------------------------------------------- products
 
 
-class SRCIntParams(NamedTuple):
-    """Integer SRC constants: products ``c*x`` are ``shift_round(c_q * x, frac_bits)``."""
-
-    frac_bits: int
-    state_bits: int
-    alpha: np.ndarray  # input-synapse leak, in state units
-    r: np.ndarray
-    rs: np.ndarray
-    z: np.ndarray
-    bias: np.ndarray  # b_h (after its clamp), per neuron
-    squash: PWLTable | None  # rho*tanh(i/rho); None feeds i straight in
-    gate: PWLTable  # z_s(h)
-    tanh: PWLTable
-
-
-class SRCIntState(NamedTuple):
-    i: np.ndarray
-    h: np.ndarray
-    hs: np.ndarray
-
-
-def _mul(c: np.ndarray, x: np.ndarray, frac_bits: int) -> np.ndarray:
+def mul_frac(c: np.ndarray, x: np.ndarray, frac_bits: int) -> np.ndarray:
+    """``c * x`` for a constant ``c`` with ``frac_bits`` fractional bits, rounded half up."""
     return shift_round(np.asarray(c, dtype=np.int64) * x, frac_bits)
-
-
-class IntModulation(NamedTuple):
-    """A per-neuron modulation signal in state units (each broadcasts against (batch, n)).
-
-    ``gain`` multiplies the cell input (``one`` = 1.0, i.e. ``2**frac_bits``), ``bias`` is added to
-    the neuron bias (``b_h`` / ``b``) and ``hs0`` to the mSRC excitability vertex ``h_s0``: the
-    integer form of ``train.nmd.Modulation``, what a neuromodulatory network sends each step.
-    """
-
-    gain: np.ndarray
-    bias: np.ndarray
-    hs0: np.ndarray
-
-
-def modulate(a_in: np.ndarray, p, m: IntModulation | None):
-    """``(a_in * gain, params with bias + db and h_s0 + dh_s0)``: the one definition of how a
-    modulation signal enters an SRC-family step (SRC has no ``h_s0``: its offset must be zero)."""
-    if m is None:
-        return a_in, p
-    a = _mul(m.gain, a_in, p.frac_bits)
-    if isinstance(p, SRCIntParams):
-        if np.any(np.asarray(m.hs0) != 0):
-            raise ValueError("an SRC layer has no h_s0 to modulate (use mSRC)")
-        return a, p._replace(bias=p.bias + m.bias)
-    return a, p._replace(bias=p.bias + m.bias, hs0=p.hs0 + m.hs0)
-
-
-def src_initial_state(batch: int, n: int) -> SRCIntState:
-    z = np.zeros((batch, n), dtype=np.int64)
-    return SRCIntState(z, z.copy(), z.copy())
-
-
-def src_step_int(
-    a_in: np.ndarray, state: SRCIntState, p: SRCIntParams
-) -> tuple[np.ndarray, SRCIntState]:
-    """Integer twin of ``train.cells.src.src_step``: ``(graded output max(h, 0), state)``.
-
-    The order follows the float reference: the slow gate and the slow state use ``h[t-1]``.
-    """
-    F, bits = p.frac_bits, p.state_bits
-    i = saturate(_mul(p.alpha, state.i, F) + a_in, bits)
-    x = i if p.squash is None else p.squash(i)
-    zs = p.gate(state.h)
-    pre = saturate(x + _mul(p.r, state.h, F) + _mul(p.rs, state.hs, F) + p.bias, bits)
-    h = p.tanh(pre)
-    if np.any(p.z):
-        h = h + _mul(p.z, state.h - h, F)
-    hs = state.h + _mul(zs, state.hs - state.h, F)
-    return np.maximum(h, 0), SRCIntState(i, h, hs)
-
-
-class MSRCIntParams(NamedTuple):
-    frac_bits: int
-    state_bits: int
-    alpha: np.ndarray
-    r: np.ndarray
-    rs: np.ndarray
-    ru: np.ndarray | None  # ultraslow feedback (BSRC); None disables it
-    zu: np.ndarray
-    bias: np.ndarray  # b, per neuron
-    hs0: np.ndarray  # vertex of the quadratic slow feedback, per neuron
-    squash: PWLTable | None
-    gate: PWLTable
-    tanh: PWLTable
-
-
-class MSRCIntState(NamedTuple):
-    i: np.ndarray
-    h: np.ndarray
-    hs: np.ndarray
-    hu: np.ndarray
-
-
-def msrc_initial_state(batch: int, n: int) -> MSRCIntState:
-    z = np.zeros((batch, n), dtype=np.int64)
-    return MSRCIntState(z, z.copy(), z.copy(), z.copy())
-
-
-def msrc_step_int(
-    a_in: np.ndarray, state: MSRCIntState, p: MSRCIntParams
-) -> tuple[np.ndarray, MSRCIntState]:
-    """Integer twin of ``train.cells.msrc.msrc_step`` (mSRC, and BSRC when ``p.ru`` is set)."""
-    F, bits = p.frac_bits, p.state_bits
-    i = saturate(_mul(p.alpha, state.i, F) + a_in, bits)
-    x = i if p.squash is None else p.squash(i)
-    zs = p.gate(state.h)
-    q = saturate(state.hs + p.hs0, bits)
-    pre = x + _mul(p.r, state.h, F) + _mul(p.rs, shift_round(q * q, F), F) + p.bias
-    hu = state.hu
-    if p.ru is not None:
-        pre = pre + _mul(p.ru, state.hu, F)
-        hu = state.h + _mul(p.zu, state.hu - state.h, F)
-    h = p.tanh(saturate(pre, bits))
-    hs = state.h + _mul(zs, state.hs - state.h, F)
-    return np.maximum(h, 0), MSRCIntState(i, h, hs, hu)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+from onnx import shape_inference
+
 from modspike.errors import ConfigError
 from modspike.runtime.energy import load_profile
-from onnx import shape_inference
 
 
 def _shapes(model) -> dict:

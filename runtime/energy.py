@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import tomli
+
 from modspike.errors import EnergyProfileError
 
 PROFILE_DIR = Path(__file__).parent / "profiles"

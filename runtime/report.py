@@ -22,21 +22,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
 from modspike.errors import ArtifactError, ConfigError
 from modspike.export.artifact_build import open_artifact
 from modspike.hw.run_artifact import run_artifact
 from modspike.rundir import atomic_directory, write_json
 from modspike.runtime.ann_cost import ann_energy, onnx_macs
-from modspike.runtime.counters import (
-    count_layers,
-    layers_from_intnet,
-    layers_from_netspec,
-    sum_over_time,
-    summarize,
-)
+from modspike.runtime.counters import count_layers, sum_over_time, summarize
 from modspike.runtime.energy import SNN_KEYS, load_profile, snn_energy
 from modspike.runtime.report_render import figures, html_page, markdown
-from tqdm import tqdm
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
 BASELINE_FILE = "baseline.onnx"
@@ -142,7 +137,7 @@ def measure(
         raise ConfigError(f"ANN precision {precision!r}; choose int8 or fp32")
     snn_prof = load_profile(profile, SNN_KEYS)  # fail on a bad profile before any work
     ann_prof = load_profile(ann_profile, (f"mac_{precision}",))
-    artifact, spec = open_artifact(artifact_dir)
+    artifact, net = open_artifact(artifact_dir)
     result, rasters = run_artifact(
         artifact_dir,
         backend=backend,
@@ -153,20 +148,16 @@ def measure(
         progress=progress,
         keep_rasters=True,
     )
-    bits = (artifact.manifest.get("quantization") or {}).get("weight_bits") or spec.weight_bits
-    if backend == "torch" or spec.quantized is None:
-        layers = layers_from_netspec(spec, bits)
-    else:
-        layers = layers_from_intnet(spec.quantized, bits or 8)
+    bits = net.weight_format.bits if net.quantized else None
     inputs, outputs = rasters["inputs"], rasters["outputs"]
-    per_step = count_layers(layers, inputs, outputs, per_step=True)
+    per_step = count_layers(net, inputs, outputs, per_step=True)
     counts = sum_over_time(per_step)
     names = rasters["layers"]
     summary = summarize(counts, names)
     n = result["n_samples"]
     energy = snn_energy(counts, profile)
     per_sample = {k: v / n for k, v in energy["components"].items()}
-    readout_macs = 0 if spec.readout is None else int(spec.readout.size)
+    readout_macs = 0 if net.readout is None else int(np.asarray(net.readout.synapse.weight).size)
     mac_key = f"mac_{precision}"
     per_sample["readout"] = readout_macs * float(ann_prof["cost"][mac_key])
     snn_total = float(sum(per_sample.values()))
@@ -175,7 +166,7 @@ def measure(
         "artifact": str(artifact_dir),
         "name": Path(artifact_dir).name,
         "cell": artifact.manifest.get("cell"),
-        "layers": [f"{ly.name} ({ly.kind}, {ly.n})" for ly in spec.layers],
+        "layers": [f"{ly.name} ({ly.cell.kind.name}, {ly.n})" for ly in net.layers],
         "weight_bits": bits,
         "backend": backend,
         "data": result["data"],

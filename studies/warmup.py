@@ -11,10 +11,11 @@ One warm-up step:
    size) for ``T_s`` steps from those states and compute VAA* of the final states;
 4. loss = mean over layers of ``(VAA* - 0.95)^2``; Adam (lr 1e-2) over all parameters.
 
-Works on any model whose ``.layers`` is a sequence of :class:`~modspike.train.network.CellLayer`
-(``SpikingNet`` and the benchmark models): BRC / nBRC (state ``h``), SRC and mSRC (state
-``(h, h_s)``; the input current ``i`` converges to the same value for every sample under a constant
-input and is left out). For the SRC family the recurrence is *not* detached during warm-up
+Works on any model whose ``.layers`` is a sequence of :class:`~modspike.train.modules.TorchLayer`
+(``TorchNetwork`` and the benchmark models) of a cell kind with an attractor state
+(``CellKind.attractor``): BRC / nBRC (state ``h``), SRC and mSRC (state ``(h, h_s)``; the input
+current ``i`` converges to the same value for every sample under a constant input and is left
+out). Every run goes through the package's one step loop (:func:`modspike.step.run`). For the SRC family the recurrence is *not* detached during warm-up
 (``keep_state_grad=True``): with the detached recurrence of training, the final state would depend
 on the weights only through the last step and VAA* would see nothing of the attractors.
 Caveat for spiking cells: final states of a neuron on a limit cycle differ by phase, so VAA counts
@@ -33,11 +34,13 @@ from dataclasses import dataclass
 from itertools import cycle
 
 import torch
-from modspike.train.cells import BRCCell, MSRCCell, SRCCell
 from torch import nn
 
+from modspike.registry import require
+from modspike.step import run
+from modspike.train.modules import program_of
+
 EPSILON_INVERSE = 1e-6
-WARMUP_CELLS = ("brc", "nbrc", "src", "msrc", "bsrc")
 
 
 def vaa_star(h: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
@@ -58,13 +61,10 @@ def vaa(h: torch.Tensor, eps: float = 1e-4) -> float:
     return float((1.0 / (d < eps).sum(1).float()).mean())
 
 
-def cell_state_vector(cell: nn.Module, cell_state) -> torch.Tensor:
-    """The part of a cell's state that VAA compares, flattened to (n, d)."""
-    if isinstance(cell, BRCCell):
-        return cell_state
-    if isinstance(cell, (SRCCell, MSRCCell)):
-        return torch.cat([cell_state.h, cell_state.hs], -1)
-    raise TypeError(f"warm-up supports BRC, nBRC, SRC and mSRC layers, not {type(cell).__name__}")
+def cell_state_vector(layer: nn.Module, cell_state) -> torch.Tensor:
+    """The part of a layer's cell state that VAA compares, flattened to (n, d)."""
+    attractor = require(layer.kind, "attractor", "warm-up")
+    return attractor(cell_state)
 
 
 def _where(mask: torch.Tensor, new, old):
@@ -100,18 +100,22 @@ def sample_initial_states(
     layers: Sequence[nn.Module], sequences: torch.Tensor, generator: torch.Generator | None = None
 ) -> list:
     """Each sequence of ``sequences`` (T, n, n_in) cut at a random length in 1..T; returns the
-    per-layer ``CellLayer`` states reached at those lengths (with graph)."""
+    per-layer states ``(previous output, cell state)`` reached at those lengths (with graph)."""
     steps, n = sequences.shape[:2]
     lengths = torch.randint(1, steps + 1, (n,), generator=generator)
-    states = [layer.initial_state(n, sequences.device) for layer in layers]
-    captured = list(states)
-    for t in range(int(lengths.max())):
-        s = sequences[t]
-        for k, layer in enumerate(layers):
-            s, states[k] = layer(s, states[k])
+    prog = program_of(layers, device=sequences.device)
+    captured = prog.initial_state(n)
+    current = list(captured)
+    last = len(layers) - 1
+
+    def capture(t: int, k: int, state) -> None:
+        nonlocal captured
+        current[k] = state
         at = lengths == t + 1
-        if at.any():
-            captured = [_where(at, new, old) for new, old in zip(states, captured)]
+        if k == last and at.any():
+            captured = [_where(at, new, old) for new, old in zip(current, captured)]
+
+    run(prog, sequences[: int(lengths.max())], record=False, probe=capture)
     return captured
 
 
@@ -119,10 +123,10 @@ def layer_final_states(layer: nn.Module, state0, u: torch.Tensor, steps: int) ->
     """Run ``layer`` from ``state0`` for ``steps`` steps of the constant input ``u`` (1, n_in)."""
     n = state0[0].shape[0]
     x = u.expand(n, -1)
-    state = state0
-    for _ in range(steps):
-        _, state = layer(x, state)
-    return cell_state_vector(layer.cell, state[1])
+    out = run(
+        program_of([layer], device=x.device), x.expand(steps, *x.shape), [state0], record=False
+    )
+    return cell_state_vector(layer, out.state[0][1])
 
 
 @dataclass
@@ -212,11 +216,9 @@ def measure_vaa(
         idx = torch.randint(0, sequences.shape[1], (n,), generator=gen)
         states = sample_initial_states(layers, sequences[:, idx], gen)
         x = torch.randn(1, layers[0].synapse.in_features, generator=gen).expand(n, -1)
-        for _ in range(stabilisation):
-            s = x
-            for k, layer in enumerate(layers):
-                s, states[k] = layer(s, states[k])
-        h = torch.cat([cell_state_vector(L.cell, st[1]) for L, st in zip(layers, states)], -1)
+        prog = program_of(layers, device=x.device)
+        out = run(prog, x.expand(stabilisation, *x.shape), states, record=False)
+        h = torch.cat([cell_state_vector(L, st[1]) for L, st in zip(layers, out.state)], -1)
         total += vaa(h, eps)
     return total / estimates
 

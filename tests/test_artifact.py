@@ -12,15 +12,14 @@ import nir
 import numpy as np
 import pytest
 import torch
+from conftest import build_network, export_graph, lif_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from modspike.artifact import load_manifest, sha256_file
 from modspike.cli import main
 from modspike.errors import ArtifactError, ModspikeError
 from modspike.export.artifact_build import load_artifact_runner, open_artifact
-from modspike.export.netspec import LayerSpec, NetSpec
-from modspike.export.nir_export import export_graph
-from modspike.export.quantize import post_training_quantize
 from modspike.export.summary import summarize
 from modspike.fixedpoint import WeightFormat
 from modspike.train.trainer import evaluate, load_model
@@ -84,11 +83,10 @@ def test_inspect_prints_a_readable_summary(export_src_artifact, capsys):
 
 
 def test_inspect_explains_why_a_network_does_not_fit():
-    big = LayerSpec("big", "lif", np.zeros((9000, 5000)), params={"beta": np.full(9000, 0.9)})
-    spec = NetSpec([big], None, None, False, 1e-4, "default")
+    big = build_network([("lif", np.zeros((9000, 5000)), lif_params(9000), None)])
     from modspike.artifact import Artifact
 
-    summary = summarize(Artifact(Path("."), {}), spec)
+    summary = summarize(Artifact(Path("."), {}), big)
     reasons = " ".join(summary["loihi2_core"]["reasons"])
     assert not summary["loihi2_core"]["fits"]
     for needle in ("float32", "9000 neurons", "KiB", "5000 input axons"):
@@ -97,13 +95,11 @@ def test_inspect_explains_why_a_network_does_not_fit():
 
 def test_import_nir_artifact_runs(tmp_path, export_make_model):
     model = export_make_model("lif", layers=1, recurrent=False)
-    fmt = WeightFormat()
-    qnet = post_training_quantize(model)
-    nir.write(tmp_path / "m.nir", export_graph(model, qnet, fmt))
+    nir.write(tmp_path / "m.nir", export_graph(model, WeightFormat())[0])
     assert main(["import-nir", str(tmp_path / "m.nir"), "--out", str(tmp_path / "a")]) == 0
-    artifact, spec = open_artifact(tmp_path / "a")
+    artifact, net = open_artifact(tmp_path / "a")
     assert artifact.manifest["dt_source"] == "metadata"
-    assert spec.quantized is not None  # our own file keeps its integer model
+    assert net.quantized  # our own file keeps its integer model
 
 
 # --------------------------------------------------------------------------- bad input
@@ -215,8 +211,7 @@ def export_small_artifact(tmp_path_factory, export_make_model):
     from modspike.artifact import write_artifact
 
     model = export_make_model("src", layers=1, recurrent=True, hidden=6)
-    fmt = WeightFormat()
-    graph = export_graph(model, post_training_quantize(model), fmt)
+    graph = export_graph(model, WeightFormat())[0]
     root = tmp_path_factory.mktemp("fuzz") / "art"
     write_artifact(root, {"model.nir": lambda p: nir.write(p, graph)}, {"cell": "src", "dt": 1e-4})
     open_artifact(root)  # valid to begin with

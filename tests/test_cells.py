@@ -5,9 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from modspike.train.cells import BRCCell, MSRCCell, SRCCell, SRCConstants, SRCState, src_step
-from modspike.train.cells.msrc import MSRCConstants, msrc_initial_state, msrc_step
-from modspike.train.network import CellLayer
+
+from modspike import registry
+from modspike.kinds.cells.brc.float_step import BRCCell, BRCState
+from modspike.kinds.cells.msrc.float_step import (
+    MSRCCell,
+    MSRCConstants,
+    msrc_initial_state,
+    msrc_step,
+)
+from modspike.kinds.cells.src.float_step import SRCCell, SRCConstants, SRCState, src_step
+from modspike.step import run
+from modspike.train.modules import TorchLayer, program_of
+
+
+def src_layer(n_in: int, cell: SRCCell) -> TorchLayer:
+    return TorchLayer(n_in, registry.cell("src"), cell, recurrent=False)
+
 
 # constant-drive analysis: no input synapse, no squash, no clamp, so the drive u = x + b_h exactly
 DRIVE_ONLY = SRCConstants(alpha=0.0, rho=None, r=2.0, rs=-7.0, zs_hyp=0.9, zs_dep=0.0, bh_max=None)
@@ -78,16 +92,11 @@ def test_src_bias_clamp_limits_excitability():
 
 def test_gradients_reach_weights_and_bias_of_silent_src_neurons():
     torch.manual_seed(0)
-    layer = CellLayer(8, SRCCell(4, bh_init=-9.0))
+    layer = src_layer(8, SRCCell(4, bh_init=-9.0))
     spikes = (torch.rand(20, 3, 8) < 0.2).float()
-    state = layer.initial_state(3)
-    total = 0
-    outs = []
-    for t in range(20):
-        out, state = layer(spikes[t], state)
-        outs.append(out)
-        total = total + out.sum()
-    assert torch.stack(outs).abs().sum() == 0, "the neurons must really be silent"
+    outs = run(program_of([layer]), spikes).records[0]
+    total = outs.sum()
+    assert outs.abs().sum() == 0, "the neurons must really be silent"
     total.backward()
     assert layer.synapse.weight.grad.abs().sum() > 0
     assert (layer.cell.bh.grad.abs() > 0).all()
@@ -98,13 +107,12 @@ def test_detached_recurrence_is_a_flag():
 
     def grad_norm(detach: bool) -> float:
         torch.manual_seed(1)
-        layer = CellLayer(3, SRCCell(4, SRCConstants(detach_rec=detach), bh_init=-4.2))
-        state = layer.initial_state(2)
-        loss = 0
-        for t in range(5):
-            out, state = layer(x[t], state)
-            loss = loss + (state[1].h ** 2).sum()
-        loss.backward()
+        layer = src_layer(3, SRCCell(4, SRCConstants(detach_rec=detach), bh_init=-4.2))
+        losses = []
+        run(
+            program_of([layer]), x, probe=lambda t, k, state: losses.append((state[1].h ** 2).sum())
+        )
+        sum(losses).backward()
         return float(layer.synapse.weight.grad.norm())
 
     assert grad_norm(True) != pytest.approx(grad_norm(False))
@@ -117,10 +125,11 @@ def test_brc_is_bistable_when_a_exceeds_one(a_bias, keeps_sign):
         cell.wa.zero_()  # a = 1 + tanh(b_a): > 1 for b_a = 1, < 1 for b_a = -1
         cell.ba.fill_(a_bias)
         cell.wc.zero_()
-    h = torch.tensor([[0.5, -0.5]])
+    state = BRCState(torch.tensor([[0.5, -0.5]]))
     zero = torch.zeros(1, 6)
     for _ in range(300):
-        _, h = cell(zero, h)
+        _, state = cell(zero, state)
+    h = state.h
     if keeps_sign:
         assert h[0, 0] > 0.3 and h[0, 1] < -0.3
     else:
@@ -129,9 +138,9 @@ def test_brc_is_bistable_when_a_exceeds_one(a_bias, keeps_sign):
 
 def test_nbrc_uses_full_gate_matrices():
     cell = BRCCell(3, neuromodulated=True)
-    assert cell.wa.shape == (3, 3) and cell.kind == "nbrc"
-    out, h = cell(torch.randn(2, 9), torch.zeros(2, 3))
-    assert out.shape == (2, 3) and torch.equal(out, h)
+    assert cell.wa.shape == (3, 3) and cell.neuromodulated
+    out, state = cell(torch.randn(2, 9), BRCState(torch.zeros(2, 3)))
+    assert out.shape == (2, 3) and torch.equal(out, state.h)
 
 
 def test_msrc_hs0_learnable_or_fixed():

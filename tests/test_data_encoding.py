@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 import torch
-from modspike.cli import main
 
+from modspike.cli import main
 from modspike.data import IDX_FILES, load_dataset, read_idx
 from modspike.encoding import latency_encode, rate_encode
 from modspike.errors import DataError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from modspike.studies.nmd.envs import ACTION_MOVES, MovingTarget, scripted_return
 
 

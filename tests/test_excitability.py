@@ -6,7 +6,9 @@ import json
 
 import numpy as np
 import pytest
+
 from modspike.cli import main
+from modspike.kinds.cells.msrc.float_step import BSRC_CONSTANTS
 from modspike.studies.excitability.analysis import (
     BLOCKED,
     BSRC_DEFAULT_BIAS,
@@ -18,7 +20,6 @@ from modspike.studies.excitability.analysis import (
     make_population,
     trace,
 )
-from modspike.train.cells import BSRC_CONSTANTS
 
 SEED_HS0 = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5]
 TYPE1_SCAN = [round(v, 2) for v in np.arange(0.81, 0.955, 0.01)]

@@ -6,26 +6,39 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import float_network, src_params
+
 from modspike.errors import QuantizationError
 from modspike.fixedpoint import (
-    LIFParams,
-    LIFState,
     SRCFormat,
     WeightFormat,
-    lif_decays,
-    lif_step,
     quantize_weights,
     shift_round,
     slow_gate_table,
     squash_table,
-    src_initial_state,
-    src_step_int,
     tanh_table,
     weights_from_grid,
 )
-from modspike.fxpnet import quantize_src_layer
-from modspike.train.cells import SRCConstants, src_step
-from modspike.train.cells.src import src_initial_state as float_src_state
+from modspike.kinds.cells.lif.int_step import LIFIntParams as LIFParams
+from modspike.kinds.cells.lif.int_step import LIFIntState as LIFState
+from modspike.kinds.cells.lif.int_step import step as lif_step
+from modspike.kinds.cells.lif.quantize import lif_decays
+from modspike.kinds.cells.src.float_step import SRCConstants, src_step
+from modspike.kinds.cells.src.float_step import src_initial_state as float_src_state
+from modspike.kinds.cells.src.int_step import initial_state as src_initial_state
+from modspike.kinds.cells.src.int_step import step as src_step_int
+from modspike.quantize import quantize
+from modspike.step import fixed_layer
+
+
+def quantize_src_layer(w, rec, bh, constants: SRCConstants, in_exp: int):
+    """A quantised one-layer SRC network's layer description and its compiled integer layer."""
+    net = quantize(float_network("src", [w], [src_params(bh)], constants), input_exponent=in_exp)
+    return net.layers[0], fixed_layer(net.layers[0])
+
+
+def int_step(L, x, state):
+    return L.step(L.drive(x, None), state, L.params)
 
 
 def test_shift_round_is_round_half_up_and_exact_left_shift():
@@ -92,7 +105,7 @@ def test_weights_off_grid_or_too_wide_are_refused():
 
 
 def _lava_lif_model():
-    from modspike.hw.lava_support import import_lava
+    from modspike.hw.lava.support import import_lava
 
     import_lava()  # never skip: Lava is a locked dependency and CI runs it
     from lava.proc.lif.models import PyLifModelBitAcc
@@ -162,15 +175,15 @@ def test_integer_src_step_tracks_the_float_cell():
     n, steps = 8, 100
     rng = np.random.default_rng(0)
     w = rng.uniform(0.0, 0.4, size=(n, 1))
-    layer = quantize_src_layer(w, None, np.full(n, -5.0), consts.to_dict(), in_exp=0)
+    desc, layer = quantize_src_layer(w, None, np.full(n, -5.0), consts, in_exp=0)
     drive = (rng.random((steps, 1, 1)) < 0.6).astype(np.int64)
     state_i = src_initial_state(1, n)
     state_f = float_src_state((1, n), dtype=torch.float64)
-    w_f = torch.as_tensor(layer.synapse.weights.dequantize())
+    w_f = torch.tensor(desc.synapse.weight)
     bh = torch.full((n,), -5.0, dtype=torch.float64)
     h_i, h_f = [], []
     for t in range(steps):
-        out_i, state_i = layer.step(drive[t], None, state_i)
+        out_i, state_i = int_step(layer, drive[t], state_i)
         a = torch.as_tensor(drive[t], dtype=torch.float64) @ w_f.T
         out_f, state_f = src_step(a, state_f, bh, consts)
         h_i.append(state_i.h[0] / 2**12)
@@ -185,12 +198,10 @@ def test_integer_src_step_tracks_the_float_cell():
 
 def test_integer_states_stay_integers_and_saturate():
     consts = SRCConstants(rho=None, bh_max=None)
-    layer = quantize_src_layer(
-        np.full((2, 1), 1000.0), None, np.zeros(2), consts.to_dict(), in_exp=0
-    )
+    _, layer = quantize_src_layer(np.full((2, 1), 1000.0), None, np.zeros(2), consts, in_exp=0)
     state = src_initial_state(1, 2)
     for _ in range(50):
-        out, state = layer.step(np.array([[1]]), None, state)
+        out, state = int_step(layer, np.array([[1]]), state)
     assert state.i.dtype == np.int64 and out.dtype == np.int64
     assert np.abs(state.i).max() == 2**23 - 1  # saturates at 24 bits, never wraps
     out, state = src_step_int(np.zeros((1, 2), np.int64), state, layer.params)

@@ -12,14 +12,15 @@ import nir
 import numpy as np
 import pytest
 import torch
-from modspike.export.nir_export import export_graph
-from modspike.export.nir_import import import_nir
-from modspike.export.runner import build_runner
-from modspike.studies.warmup import warmup_hook
-from modspike.train.qat import QuantizedNet, quantize_network
-from modspike.train.trainer import TrainConfig, load_model, train
+from conftest import export_graph, run_fixed, run_float
 
-from modspike.fixedpoint import IntModulation, WeightFormat
+from modspike.export.nir.read import import_nir
+from modspike.fixedpoint import WeightFormat
+from modspike.modulation import Modulation
+from modspike.step import Precision, compile, run
+from modspike.studies.warmup import warmup_hook
+from modspike.train.qat import QuantizedNet
+from modspike.train.trainer import TrainConfig, load_model, train
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 CASES = {
@@ -52,8 +53,7 @@ def _same_list(a, b) -> bool:
 @pytest.mark.parametrize("name", CASES)
 def test_golden_integer_network(name):
     data = _load(name)
-    spec = import_nir(GOLDEN / f"{name}.nir")
-    logits, rasters = spec.quantized.run(data["spikes"], record=True)
+    logits, rasters = run_fixed(import_nir(GOLDEN / f"{name}.nir"), data["spikes"])
     assert np.array_equal(logits, data["int_logits"])
     assert _same_list(rasters, _rasters(data, "int_raster"))
 
@@ -61,9 +61,7 @@ def test_golden_integer_network(name):
 @pytest.mark.parametrize("name", CASES)
 def test_golden_float_runner(name):
     data = _load(name)
-    runner = build_runner(import_nir(GOLDEN / f"{name}.nir"), "float")
-    with torch.no_grad():
-        logits, rec = runner(torch.as_tensor(data["spikes"]), record=True)
+    logits, rec = run_float(import_nir(GOLDEN / f"{name}.nir"), data["spikes"])
     assert np.array_equal(logits.numpy(), data["float_logits"])
     assert _same_list([r.numpy() for r in rec], _rasters(data, "float_raster"))
 
@@ -94,10 +92,8 @@ def _equal(a, b, path="") -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_golden_export_writes_the_same_graph(name, tmp_path):
     model, _, _ = load_model(GOLDEN / name / "run")
-    fmt = CASES[name]
-    qnet = quantize_network(model, fmt)
     path = tmp_path / "m.nir"
-    nir.write(path, export_graph(model, qnet, fmt, info={"golden": name}))
+    nir.write(path, export_graph(model, CASES[name], info={"golden": name})[0])
     _equal(_graph_dict(nir.read(GOLDEN / f"{name}.nir")), _graph_dict(nir.read(path)))
 
 
@@ -129,21 +125,21 @@ def test_golden_training_forward_and_gradients(name):
 
 def test_golden_modulated_graded_network():
     data = _load("msrc_graded")
-    net = import_nir(GOLDEN / "msrc_graded.nir").quantized
+    net = import_nir(GOLDEN / "msrc_graded.nir")
     mods = [
-        IntModulation(data[f"mod{k}_gain"], data[f"mod{k}_bias"], data[f"mod{k}_hs0"])
+        Modulation(data[f"mod{k}_gain"], data[f"mod{k}_bias"], data[f"mod{k}_hs0"])
         for k in range(len(net.layers))
     ]
-    logits, rasters = net.run(data["inputs"], record=True, modulation=mods)
+    prog = compile(net, Precision.FIXED)
+    out = run(prog, data["inputs"], modulation=mods)
+    logits, rasters = prog.readout(out.total, data["inputs"].shape[0]), out.records
     assert np.array_equal(logits, data["int_logits"])
     assert _same_list(rasters, _rasters(data, "int_raster"))
 
 
 def test_golden_foreign_file():
     data = _load("foreign")
-    runner = build_runner(import_nir(GOLDEN / "foreign.nir", dt=1e-4), "float")
-    with torch.no_grad():
-        logits, rec = runner(torch.as_tensor(data["spikes"]), record=True)
+    logits, rec = run_float(import_nir(GOLDEN / "foreign.nir", dt=1e-4), data["spikes"])
     assert np.array_equal(logits.numpy(), data["float_logits"])
     assert _same_list([r.numpy() for r in rec], _rasters(data, "float_raster"))
 
@@ -158,13 +154,13 @@ def test_golden_two_epochs_of_training():
             cell = tag.split("-")[0]
             cfg = TrainConfig(cell=cell, hidden=24, steps=20, epochs=2, limit=300, **want["config"])
             model, metrics = train(cfg, progress=False, prepare=warmup_hook)
-            digest = hashlib.sha256()
-            for key, value in sorted(model.state_dict().items()):
+            digest = hashlib.sha256()  # the learned parameters (buffer names changed on purpose)
+            for key, value in sorted(model.named_parameters()):
                 digest.update(key.encode())
                 digest.update(value.detach().numpy().tobytes())
             assert [h["loss"] for h in metrics["history"]] == want["losses"], tag
             assert [h["val_loss"] for h in metrics["history"]] == want["val_loss"], tag
             assert metrics["test_accuracy"] == want["test_accuracy"], tag
-            assert digest.hexdigest() == want["weights_sha256"], tag
+            assert digest.hexdigest() == want["parameters_sha256"], tag
     finally:
         torch.set_num_threads(threads)

@@ -18,7 +18,7 @@ try:
     print("plain import worked")
 except RuntimeError:
     print("plain import failed")
-from modspike.hw.lava_support import import_lava
+from modspike.hw.lava.support import import_lava
 import_lava()
 from lava.proc.lif.process import LIF
 print("lava ok", LIF.__name__)
@@ -36,7 +36,7 @@ def test_import_lava_works_after_tqdm_fixed_the_start_method():
 
 def test_loihi2_message_names_the_alternatives():
     from modspike.errors import HardwareError
-    from modspike.hw.lava_support import loihi2_available, require_loihi2
+    from modspike.hw.lava.support import loihi2_available, require_loihi2
 
     assert loihi2_available() is False  # lava-loihi is not public; never installed here
     with pytest.raises(HardwareError, match="--backend lava"):

@@ -14,12 +14,14 @@ from __future__ import annotations
 import pytest
 import snntorch as snn
 import torch
-from modspike.runtime.counters import LayerDesc, connection_sparsity, count_layers
+from conftest import build_network, lif_params
 from neurobench.benchmarks import Benchmark  # a dev dependency (pyproject.toml): never skipped
 from neurobench.metrics.static import ConnectionSparsity
 from neurobench.metrics.workload import ActivationSparsity, MembraneUpdates, SynapticOperations
 from neurobench.models import SNNTorchModel
 from torch import nn
+
+from modspike.runtime.counters import connection_sparsity, count_layers
 
 T, B, N_IN, HIDDEN, N_OUT = 12, 6, 20, 16, 5
 
@@ -71,7 +73,8 @@ def _ours(net, data):
             net(data[:, t])
     for h in hooks:
         h.remove()
-    layers = [LayerDesc(net[0].weight.detach().numpy()), LayerDesc(net[2].weight.detach().numpy())]
+    weights = [net[0].weight.detach().numpy(), net[2].weight.detach().numpy()]
+    layers = build_network([("lif", w, lif_params(w.shape[0]), None) for w in weights])
     outputs = [torch.stack(r).numpy() for r in records]  # (T, B, n)
     inputs = data.transpose(0, 1).numpy()  # (T, B, n_in)
     return layers, inputs, outputs
@@ -119,7 +122,7 @@ def test_membrane_updates_where_the_definitions_coincide():
     per_step = count_layers(layers, inputs, outputs, per_step=True)
     ours = sum(
         c["neuron_active"][1:].sum() + c["neuron_active"][0].size * ly.n
-        for c, ly in zip(per_step, layers)
+        for c, ly in zip(per_step, layers.layers)
     )
     nb = _neurobench(net, data, [[], [MembraneUpdates]])
     assert per_step[0]["neuron_active"][1:].sum() > 0

@@ -10,16 +10,30 @@ import numpy as np
 import pytest
 import snntorch as snn
 import torch
-from modspike.cli import main
-from modspike.export.nir_export import export_graph
-from modspike.export.nir_import import import_nir
-from modspike.export.quantize import grid_model, post_training_quantize
-from modspike.export.runner import build_runner
-from modspike.train.trainer import TrainConfig
+from conftest import export_graph, run_fixed, run_float
 
+from modspike.cli import main
 from modspike.encoding import encode_batch, generator
 from modspike.errors import NIRError
+from modspike.export.nir.read import import_nir
 from modspike.fixedpoint import WeightFormat
+from modspike.network import network_equal
+from modspike.step import Precision, fixed_shifts
+from modspike.train.modules import NetworkModule
+from modspike.train.trainer import TrainConfig
+
+
+def per_step_outputs(net, x) -> torch.Tensor:
+    """The Output node's value at every step: the readout applied to each step's output."""
+    _, records = run_float(net, x)
+    last = records[-1]
+    if net.readout is None:
+        return last
+    syn = net.readout.synapse
+    w = torch.tensor(syn.weight, dtype=torch.float32)
+    b = None if syn.bias is None else torch.tensor(syn.bias, dtype=torch.float32)
+    return torch.nn.functional.linear(last, w, b)
+
 
 CASES = [
     ("src", 2, True),
@@ -36,9 +50,8 @@ def _spikes(data, n=24, steps=12, seed=1):
 
 
 def _export(model, path, fmt=None):
-    fmt = fmt or WeightFormat()
-    qnet = post_training_quantize(model, fmt.bits, fmt.granularity)
-    nir.write(path, export_graph(model, qnet, fmt, info={"test": True}))
+    graph, qnet = export_graph(model, fmt or WeightFormat(), info={"test": True})
+    nir.write(path, graph)
     return qnet
 
 
@@ -50,33 +63,32 @@ def test_export_import_round_trip(
     path = tmp_path / "m.nir"
     qnet = _export(model, path, WeightFormat(8, "neuron" if cell == "msrc" else "layer"))
     assert isinstance(nir.read(path), nir.NIRGraph)  # plain nir loads our file
-    spec = import_nir(path)
-    assert spec.kinds == [cell] * layers and spec.dt == 1e-4 and spec.dt_source == "metadata"
+    net = import_nir(path)
+    assert net.kinds == [cell] * layers and net.dt == 1e-4
+    assert net.provenance.dt_source == "metadata"
     spikes = _spikes(export_digits)
     # the integer model: identical parameters and identical outputs, bit for bit
-    want, want_rec = qnet.run(spikes.numpy(), record=True)
-    got, got_rec = spec.quantized.run(spikes.numpy(), record=True)
+    want, want_rec = run_fixed(qnet, spikes.numpy())
+    got, got_rec = run_fixed(net, spikes.numpy())
     assert np.array_equal(want, got) and all(
         np.array_equal(a, b) for a, b in zip(want_rec, got_rec)
     )
-    for a, b in zip(qnet.layers, spec.quantized.layers):
-        assert np.array_equal(a.synapse.weights.mantissa, b.synapse.weights.mantissa)
-        assert np.array_equal(a.synapse.shift, b.synapse.shift)
-        for x, y in zip(a.params, b.params):
-            if isinstance(x, np.ndarray):
-                assert np.array_equal(x, y)
+    for a, b in zip(qnet.layers, net.layers):
+        assert np.array_equal(a.synapse.fixed.mantissa, b.synapse.fixed.mantissa)
+        assert all(np.array_equal(x, y) for x, y in zip(fixed_shifts(a), fixed_shifts(b)))
+        assert network_equal(a.cell.fixed.params, b.cell.fixed.params)
     with torch.no_grad():
-        fixed = build_runner(spec, "fixed")(spikes)
+        fixed = NetworkModule(net, Precision.FIXED)(spikes)
     assert np.array_equal(fixed.numpy(), want)
     # the float network on the grid: identical parameters and outputs on the torch backend
-    reference = grid_model(model, qnet)
-    runner = build_runner(spec, "float")
-    ours = dict(runner.named_parameters())
-    for name, value in reference.named_parameters():
-        assert name in ours and torch.equal(ours[name], value), name
-    with torch.no_grad():
-        a, rec_a = reference(spikes, record=True)
-        b, rec_b = runner(spikes, record=True)
+    for a, b in zip(qnet.layers, net.layers):
+        for x, y in ((a.synapse, b.synapse), (a.recurrent, b.recurrent)):
+            assert (x is None) == (y is None)
+            if x is not None:
+                assert np.array_equal(x.weight.astype(np.float32), y.weight)
+                assert (x.bias is None) == (y.bias is None)
+    a, rec_a = run_float(qnet, spikes)
+    b, rec_b = run_float(net, spikes)
     assert torch.equal(a, b) and all(torch.equal(x, y) for x, y in zip(rec_a, rec_b))
 
 
@@ -169,16 +181,15 @@ def test_foreign_lif_network_imports_and_runs(tmp_path, metadata, cli_dt, want_d
     """A LIF net written directly with nir primitives, as any NIR producer writes it."""
     g, (w, b, tau, r, thr) = _foreign_lif_graph(metadata)
     nir.write(tmp_path / "f.nir", g)
-    spec = import_nir(tmp_path / "f.nir", dt=cli_dt)
-    assert spec.dt == want_dt and spec.dt_source == source
-    assert spec.quantized is None and not spec.sum_over_time
+    net = import_nir(tmp_path / "f.nir", dt=cli_dt)
+    assert net.dt == want_dt and net.provenance.dt_source == source
+    assert not net.quantized and net.readout is None
     x = (np.random.default_rng(1).random((30, 5, 4)) < 0.5).astype(np.float32)
-    with torch.no_grad():
-        out = build_runner(spec)(torch.as_tensor(x), per_step=True).numpy()
+    out = per_step_outputs(net, x).numpy()
     want = _euler_lif(x.astype(np.float64), w, b, tau, r, thr, want_dt)
     assert want.sum() > 10 and np.mean(out.astype(bool) == want) > 0.999
     if source == "metadata":
-        assert any("--dt" in note for note in spec.notes)  # says --dt was ignored
+        assert any("--dt" in note for note in net.provenance.notes)  # says --dt was ignored
 
 
 def test_import_nir_cli_says_which_dt(tmp_path, capsys):
@@ -202,15 +213,15 @@ def test_our_lif_export_runs_identically_in_snntorch(tmp_path, export_make_model
     model = export_make_model("lif", layers=1, recurrent=False, hidden=24)
     _export(model, tmp_path / "m.nir")
     spikes = _spikes(export_digits, n=40, steps=20)
-    ours = build_runner(import_nir(tmp_path / "m.nir"))
+    ours = import_nir(tmp_path / "m.nir")
     net = import_from_nir(nir.read(tmp_path / "m.nir"))
     leaky = [m for m in net.modules() if isinstance(m, snn.Leaky)]
     assert len(leaky) == 1
     seen = []
     leaky[0].register_forward_hook(lambda mod, inp, out: seen.append(out))
+    want, want_rec = run_float(ours, spikes)
+    want_steps = per_step_outputs(ours, spikes)
     with torch.no_grad():
-        want, want_rec = ours(spikes, record=True)
-        want_steps = ours(spikes, per_step=True)
         utils.reset(net)
         state, outs = None, []
         for t in range(spikes.shape[0]):
@@ -241,8 +252,8 @@ def test_snntorch_export_imports_with_its_spikes(tmp_path):
     with torch.no_grad():
         net[0].weight.mul_(3)
     nir.write(tmp_path / "s.nir", export_to_nir(net, torch.rand(8)))
-    spec = import_nir(tmp_path / "s.nir")
-    assert spec.kinds == ["lif"] and spec.dt_source == "default"
+    imported = import_nir(tmp_path / "s.nir")
+    assert imported.kinds == ["lif"] and imported.provenance.dt_source == "default"
     x = (torch.rand(25, 16, 8) < 0.5).float()
     seen = []
     net[1].register_forward_hook(lambda mod, inp, out: seen.append(out))
@@ -252,7 +263,7 @@ def test_snntorch_export_imports_with_its_spikes(tmp_path):
         utils.reset(net)
         for t in range(x.shape[0]):
             net(x[t])
-        _, rec = build_runner(spec)(x, record=True)
+    _, rec = run_float(imported, x)
     assert rec[0].sum() > 20
     assert torch.equal(torch.stack(seen), rec[0])
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from modspike.kinds.cells.msrc.float_step import MSRCConstants, msrc_step
 from modspike.studies.nmd.agent import (
     AdaptiveLinear,
     Modulation,
@@ -16,7 +18,6 @@ from modspike.studies.nmd.agent import (
 )
 from modspike.studies.nmd.envs import MovingTarget
 from modspike.studies.nmd.rl import A2CConfig, adaptation_metrics, gae, rollout, run
-from modspike.train.cells.msrc import MSRCConstants, msrc_step
 
 # constant drive straight into the fast equation (cells.md 4.7 method): no synapse, no squash
 DIRECT = MSRCConstants(alpha=0.0, rho=None, detach_rec=True)

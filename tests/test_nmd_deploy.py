@@ -7,12 +7,13 @@ import multiprocessing
 import numpy as np
 import pytest
 import torch
-from modspike.studies.nmd.agent import build_agent
-from modspike.studies.nmd.closed_loop import quantize_modulation, run_closed_loop
-from modspike.studies.nmd.deploy import export_agent, load_agent_artifact
 
 from modspike.errors import ArtifactError, ConfigError
 from modspike.fixedpoint import WeightFormat, quantize_weights
+from modspike.step import Precision, compile, fixed_shifts, run
+from modspike.studies.nmd.agent import build_agent
+from modspike.studies.nmd.closed_loop import quantize_modulation, run_closed_loop
+from modspike.studies.nmd.deploy import export_agent, load_agent_artifact
 
 KWARGS = {"sizes": [12, 6], "micro_steps": 3, "hs0_init": 0.4, "b_range": [0.0, 1.5]}
 
@@ -36,28 +37,25 @@ def agent_artifact(tmp_path_factory):
 
 
 def test_agent_artifact_round_trips(agent_artifact):
-    deploy, agent, spec = load_agent_artifact(agent_artifact)
+    deploy, agent, net = load_agent_artifact(agent_artifact)
     assert deploy["micro_steps"] == 3 and deploy["modulation"] == "host"
-    assert [ly.kind for ly in spec.quantized.layers] == ["msrc", "msrc"]
-    assert (
-        spec.quantized.layers[0].synapse.shift[0] < spec.quantized.layers[1].synapse.shift[0] + 12
-    )
+    assert net.kinds == ["msrc", "msrc"]
+    shifts = [fixed_shifts(layer)[0] for layer in net.layers]
+    assert shifts[0][0] < shifts[1][0] + 12
     assert agent.kind == "nmd-msrc" and agent.context is not None
 
 
 def test_modulation_reaches_the_deployed_network(agent_artifact):
     """The host's modulation is quantised per neuron and changes the network's output."""
-    deploy, agent, spec = load_agent_artifact(agent_artifact)
-    net = spec.quantized
+    deploy, agent, net = load_agent_artifact(agent_artifact)
     z = torch.rand(2, agent.context.z_dim)
     mods = quantize_modulation(agent.modulator(z), net, 2)
     ident = quantize_modulation(None, net, 2)
     assert all(np.any(m.gain != i.gain) and np.any(m.hs0 != 0) for m, i in zip(mods, ident))
     x = np.full((10, 2, 1), 2048)  # observation 0.5, held for 10 steps
-    held = [type(m)(*(np.broadcast_to(f, (10, *f.shape)) for f in m)) for m in mods]
-    held_id = [type(m)(*(np.broadcast_to(f, (10, *f.shape)) for f in m)) for m in ident]
-    a, _ = net.steps(x, net.initial_state(2), held)
-    b, _ = net.steps(x, net.initial_state(2), held_id)
+    prog = compile(net, Precision.FIXED)
+    a = run(prog, x, modulation=mods).records
+    b = run(prog, x, modulation=ident).records
     assert a[0].any() and not np.array_equal(a[0], b[0])
 
 

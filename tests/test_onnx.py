@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+
 from modspike.errors import ArtifactError, ConfigError
 from modspike.export.onnx_export import check_onnx, export_onnx, onnx_predict
-from modspike.train.network import ANN, ModelConfig
+from modspike.train.modules import ANN, ModelConfig
 from modspike.train.trainer import load_model
 
 

@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from modspike.cli import main
-from modspike.train.qat import QuantizedNet, fidelity, quantize_network
-from modspike.train.trainer import TrainConfig, load_model
+from conftest import run_fixed
 
+from modspike.cli import main
 from modspike.encoding import encode_batch, generator
 from modspike.errors import ConfigError, QuantizationError
 from modspike.fixedpoint import WeightFormat
+from modspike.train.qat import QuantizedNet, fidelity, quantize_network
+from modspike.train.trainer import TrainConfig, load_model
 
 CASES = [
     ("src", 2, True),
@@ -38,18 +39,20 @@ def test_qat_forward_is_the_exported_integer_network(
     model = export_make_model(cell, layers=layers, recurrent=recurrent)
     spikes = _spikes(export_digits)
     qnet = quantize_network(model)
-    want_logits, want_records = qnet.run(spikes.numpy(), record=True)
+    want_logits, want_records = run_fixed(qnet, spikes.numpy())
     assert all(r.sum() > 0 for r in want_records), "the test network must be active"
     wrapped = QuantizedNet(model)
     with torch.no_grad():
         logits, records = wrapped(spikes, record=True)
     assert np.array_equal(logits.numpy(), want_logits)
     for rec, want, layer in zip(records, want_records, qnet.layers):
-        assert np.array_equal(rec.numpy(), want * 2.0**layer.out_exp)
+        assert np.array_equal(rec.numpy(), want * 2.0**layer.cell.fixed.out_exp)
     logits, records = wrapped(spikes, record=True)  # training mode: straight-through
     assert np.array_equal(logits.detach().numpy(), want_logits.astype(np.float32))
     for rec, want, layer in zip(records, want_records, qnet.layers):
-        assert np.array_equal(rec.detach().numpy(), (want * 2.0**layer.out_exp).astype(np.float32))
+        assert np.array_equal(
+            rec.detach().numpy(), (want * 2.0**layer.cell.fixed.out_exp).astype(np.float32)
+        )
     logits.pow(2).mean().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
@@ -62,7 +65,7 @@ def test_fake_quantised_weights_lie_on_the_grid(export_make_model):
     with torch.no_grad():  # rows of very different magnitudes
         model.layers[0].synapse.weight.mul_(torch.logspace(-3, 0, 16, base=2)[:, None])
     qnet = quantize_network(model, WeightFormat(4, "neuron"))
-    weights = qnet.layers[0].synapse.weights
+    weights = qnet.layers[0].synapse.fixed
     assert np.abs(weights.mantissa).max() <= 7
     assert len(set(weights.exponent.tolist())) > 1  # one exponent per output neuron
     w = model.layers[0].synapse.weight.detach().double().numpy()
@@ -115,7 +118,7 @@ def test_qat_refuses_cells_without_fixed_point_model(tmp_path, capsys):
 
 
 def export_ann_like():
-    from modspike.train.network import ANN, ModelConfig
+    from modspike.train.modules import ANN, ModelConfig
 
     return ANN(ModelConfig(cell="ann", n_in=4, hidden=3))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from modspike.cli import main
 from modspike.errors import EnergyProfileError, ModspikeError
 from modspike.runtime.energy import load_profile

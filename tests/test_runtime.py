@@ -5,15 +5,31 @@ W = [[1,0],[2,3],[0,0]]: input 0 has 2 non-zero outgoing weights (rows 0,1), inp
 
 import numpy as np
 import pytest
-from modspike.runtime.counters import LayerDesc, count_layers
+from conftest import build_network, lif_params
+
+from modspike.memory import layer_footprint
+from modspike.quantize import quantize
+from modspike.runtime.counters import count_layers
 
 W = np.array([[1, 0], [2, 3], [0, 0]])
 OUT = np.array([[[1, 0, 0]], [[0, 1, 1]]])  # (T=2, B=1, n=3)
 
 
+def net_of(*layers):
+    """A quantised LIF network of the given (weight, recurrent weight) pairs: 8-bit mantissas keep
+    the zeros of these small integer matrices, which are what the counts read."""
+    specs = [("lif", w, lif_params(w.shape[0]), None, rec) for w, rec in layers]
+    return quantize(build_network(specs))
+
+
+# the one memory model: weights * 8 + n * (2 state words * 24 + 30 parameter bits) + 24 shared
+LIF_NEURON_BITS = 2 * 24 + 30
+
+
 def test_binary_feedforward():
     x = np.array([[[1, 1]], [[0, 1]]])
-    (c,) = count_layers([LayerDesc(W)], x, [OUT])
+    net = net_of((W, None))
+    (c,) = count_layers(net, x, [OUT])
     # effective: t0 in0+in1 -> 2+1=3; t1 in1 -> 1; total 4, all ACs (binary input)
     assert c["effective"][0] == 4 and c["effective_acs"][0] == 4 and c["effective_macs"][0] == 0
     assert c["dense"][0] == 12  # 3*2 synapses * 2 steps
@@ -22,19 +38,20 @@ def test_binary_feedforward():
     assert c["neuron_active"][0] == 4 and c["neuron_inactive"][0] == 2
     assert c["activation_sparsity"][0] == pytest.approx(0.5)  # 1 - 3/6
     assert c["connection_sparsity"] == pytest.approx(0.5)  # 3 of 6 weights are zero
-    assert c["footprint_bits"] == 6 * 8 + 3 * 16
+    assert c["footprint_bits"] == 6 * 8 + 3 * LIF_NEURON_BITS + 24
+    assert c["footprint_bits"] == layer_footprint(net.layers[0], net).bits
 
 
 def test_per_step():
     x = np.array([[[1, 1]], [[0, 1]]])
-    (c,) = count_layers([LayerDesc(W)], x, [OUT], per_step=True)
+    (c,) = count_layers(net_of((W, None)), x, [OUT], per_step=True)
     assert c["effective"][:, 0].tolist() == [3, 1]
     assert c["neuron_active"][:, 0].tolist() == [2, 2]
 
 
 def test_graded_input():
     x = np.array([[[2, 0]], [[0, 3]]])
-    (c,) = count_layers([LayerDesc(W)], x, [OUT])
+    (c,) = count_layers(net_of((W, None)), x, [OUT])
     # t0: in0 (value 2) -> fan-out 2; t1: in1 (value 3) -> fan-out 1: 3 MACs, no ACs
     assert c["effective_macs"][0] == 3 and c["effective_acs"][0] == 0
     assert c["graded_weighted"][0] == pytest.approx(2 * 2 + 3 * 1)
@@ -43,11 +60,11 @@ def test_graded_input():
 def test_recurrent():
     x = np.array([[[1, 1]], [[0, 1]]])
     R = np.array([[0, 1, 0], [0, 0, 0], [1, 0, 0]])
-    (c,) = count_layers([LayerDesc(W, rec_weight=R)], x, [OUT])
+    (c,) = count_layers(net_of((W, R)), x, [OUT])
     # rec input t0 = 0, t1 = out t0 = [1,0,0]; neuron 0 fans out to row 2 only -> +1 AC
     assert c["effective_acs"][0] == 5
     assert c["dense"][0] == (6 + 9) * 2
-    assert c["footprint_bits"] == 15 * 8 + 3 * 16
+    assert c["footprint_bits"] == 15 * 8 + 3 * LIF_NEURON_BITS + 24
     assert c["connection_sparsity"] == pytest.approx((3 + 7) / 15)
 
 
@@ -56,7 +73,7 @@ def test_two_layers_graded_hidden():
     hidden = np.array([[[0.5, 0, 0]], [[0, 2.0, 0]]])
     W2 = np.array([[1, 1, 1]])  # 1 neuron, each hidden unit fans out to 1
     out2 = np.array([[[1]], [[0]]])
-    c = count_layers([LayerDesc(W, binary_output=False), LayerDesc(W2)], x, [hidden, out2])
+    c = count_layers(net_of((W, None), (W2, None)), x, [hidden, out2])
     # layer 2 sees graded input: 1 event per step -> 2 MACs, graded weighted 0.5 + 2.0
     assert c[1]["effective_macs"][0] == 2 and c[1]["effective_acs"][0] == 0
     assert c[1]["graded_weighted"][0] == pytest.approx(2.5)
@@ -66,7 +83,7 @@ def test_energy_arithmetic(tmp_path):
     from modspike.runtime.energy import snn_energy
 
     x = np.array([[[1, 1]], [[0, 1]]])
-    c = count_layers([LayerDesc(W)], x, [OUT])
+    c = count_layers(net_of((W, None)), x, [OUT])
     e = snn_energy(c, "loihi")
     # 4 synops*23.6 + 4 active*81 + 2 inactive*52 + 3 spikes*1.7
     assert e["kind"] == "modeled"
@@ -103,23 +120,18 @@ def test_onnx_macs(tmp_path):
     assert ann_energy(rows, "fp32")["total"] == pytest.approx(35 * 4.6)
 
 
-def test_layers_from_netspec_and_intnet(export_src_artifact):
+def test_counts_read_the_deployed_weights(export_src_artifact):
     from modspike.export.artifact_build import open_artifact
-    from modspike.runtime.counters import layers_from_intnet, layers_from_netspec
+    from modspike.runtime.counters import deployed_weights
 
-    artifact, spec = open_artifact(export_src_artifact)
-    layers = layers_from_netspec(spec)
-    fixed = layers_from_intnet(spec.quantized, spec.weight_bits)
-    assert len(layers) == len(fixed) == len(spec.layers)
-    for desc, q, ly in zip(layers, fixed, spec.layers):
-        assert desc.weight.shape == (ly.n, ly.n_in) == q.weight.shape
-        assert (desc.rec_weight is None) == (ly.rec_weight is None) == (q.rec_weight is None)
-        assert desc.binary_output is (ly.kind not in ("src", "msrc", "bsrc"))
-        assert desc.weight_bits == artifact.manifest["quantization"]["weight_bits"]
+    artifact, net = open_artifact(export_src_artifact)
+    for layer in net.layers:
+        w, rec = deployed_weights(layer, net)
+        assert w.shape == (layer.n, layer.n_in) and w.dtype == np.int64
+        assert (rec is None) == (layer.recurrent is None)
         # the file's weights are the dequantised integers: the same synapses are zero
-        assert np.array_equal(desc.weight != 0, q.weight != 0)
-        assert desc.n == ly.n and desc.state_bits == 16
-    assert layers_from_netspec(spec, weight_bits=4)[0].weight_bits == 4
+        assert np.array_equal(w != 0, np.asarray(layer.synapse.weight) != 0)
+    assert net.weight_format.bits == artifact.manifest["quantization"]["weight_bits"]
 
 
 @pytest.mark.lava
@@ -128,22 +140,19 @@ def test_counts_from_every_backend(export_src_artifact):
     the float torch backend's counts follow the same definitions on its own rasters."""
     from modspike.export.artifact_build import open_artifact
     from modspike.hw.run_artifact import run_artifact
-    from modspike.runtime.counters import layers_from_intnet, layers_from_netspec
 
-    _, spec = open_artifact(export_src_artifact)
-    fixed = layers_from_intnet(spec.quantized, spec.weight_bits)
+    _, net = open_artifact(export_src_artifact)
     got = {}
     for backend in ("sim", "lava", "torch"):
         result, rasters = run_artifact(
             export_src_artifact, backend, limit=6, progress=False, keep_rasters=True
         )
         assert "outputs" not in result and "inputs" not in result  # never in RESULT.json
-        layers = layers_from_netspec(spec) if backend == "torch" else fixed
         inputs, outputs = rasters["inputs"], rasters["outputs"]
-        assert inputs.shape == (result["steps"], 6, spec.n_in)
-        assert [o.shape for o in outputs] == [(result["steps"], 6, ly.n) for ly in spec.layers]
-        per_sample = count_layers(layers, inputs, outputs)
-        per_step = count_layers(layers, inputs, outputs, per_step=True)
+        assert inputs.shape == (result["steps"], 6, net.n_in)
+        assert [o.shape for o in outputs] == [(result["steps"], 6, ly.n) for ly in net.layers]
+        per_sample = count_layers(net, inputs, outputs)
+        per_step = count_layers(net, inputs, outputs, per_step=True)
         for name, c, s in zip(rasters["layers"], per_sample, per_step):
             assert c["spikes"].sum() == result["spike_counts"][name]["total"]
             assert np.array_equal(s["effective"].sum(0), c["effective"])

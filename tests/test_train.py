@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from modspike.cli import main
-from modspike.train.trainer import TrainConfig, evaluate, load_model, train
 
+from modspike.cli import main
 from modspike.data import load_dataset
 from modspike.errors import CheckpointError
+from modspike.train.trainer import TrainConfig, evaluate, load_model, train
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import layer_step, torch_layer
+
+from modspike.kinds.cells.brc.float_step import BRCCell
+from modspike.kinds.cells.msrc.float_step import MSRCCell
+from modspike.kinds.cells.src.float_step import SRCCell
 from modspike.studies.warmup import (
     WarmupConfig,
     measure_vaa,
@@ -13,8 +18,7 @@ from modspike.studies.warmup import (
     vaa_star,
     warmup_,
 )
-from modspike.train.cells import BRCCell, MSRCCell, SRCCell
-from modspike.train.network import CellLayer, ModelConfig, SpikingNet
+from modspike.train.modules import ModelConfig, TorchNetwork, program_of
 
 
 def _clusters(sizes: list[int], dim: int = 4, spread: float = 1.0) -> torch.Tensor:
@@ -62,23 +66,25 @@ def test_vaa_star_gradient_is_finite_for_identical_states():
 
 def test_initial_states_are_the_states_at_each_prefix_length():
     torch.manual_seed(0)
-    layers = torch.nn.ModuleList([CellLayer(2, BRCCell(5)), CellLayer(5, BRCCell(5, True))])
+    layers = torch.nn.ModuleList(
+        [torch_layer("brc", 2, BRCCell(5)), torch_layer("nbrc", 5, BRCCell(5, True))]
+    )
     seqs = torch.randn(12, 6, 2)
     gen = torch.Generator().manual_seed(3)
     states = sample_initial_states(layers, seqs, gen)
     lengths = torch.randint(1, 13, (6,), generator=torch.Generator().manual_seed(3))
     for n in range(6):
-        st = [layer.initial_state(1) for layer in layers]
+        st = program_of(layers).initial_state(1)
         for t in range(int(lengths[n])):
             s = seqs[t, n : n + 1]
             for k, layer in enumerate(layers):
-                s, st[k] = layer(s, st[k])
+                s, st[k] = layer_step(layer, s, st[k])
         for k in range(2):
-            assert torch.allclose(states[k][1][n], st[k][1][0], atol=1e-6)
+            assert torch.allclose(states[k][1].h[n], st[k][1].h[0], atol=1e-6)
 
 
 def test_state_gradients_turns_off_detach_and_restores_it():
-    layers = [CellLayer(3, SRCCell(4)), CellLayer(4, MSRCCell(4))]
+    layers = [torch_layer("src", 3, SRCCell(4)), torch_layer("msrc", 4, MSRCCell(4))]
     with state_gradients(layers):
         assert not any(layer.cell.constants.detach_rec for layer in layers)
     assert all(layer.cell.constants.detach_rec for layer in layers)
@@ -86,7 +92,7 @@ def test_state_gradients_turns_off_detach_and_restores_it():
 
 def test_warmup_runs_on_a_spiking_src_network_and_changes_it():
     torch.manual_seed(0)
-    net = SpikingNet(ModelConfig(cell="src", n_in=6, hidden=8, layers=2, n_out=3))
+    net = TorchNetwork(ModelConfig(cell="src", n_in=6, hidden=8, layers=2, n_out=3))
     before = {k: v.clone() for k, v in net.state_dict().items()}
     seqs = (torch.rand(15, 20, 6) < 0.3).float()
     hist = warmup_(net, seqs, steps=4, config=WarmupConfig(n=8, stab_max=20))
@@ -102,7 +108,7 @@ def test_warmup_raises_vaa_of_an_nbrc_layer():
     """cells.md 6 as specified (60 steps here) raises the VAA of a recurrently neuromodulated
     BRC layer; measured 0.100 -> 0.290, 0.056 -> 0.163, 0.087 -> 0.388 for seeds 0-2 (16 units)."""
     torch.manual_seed(0)
-    layers = torch.nn.ModuleList([CellLayer(1, BRCCell(16, neuromodulated=True))])
+    layers = torch.nn.ModuleList([torch_layer("nbrc", 1, BRCCell(16, neuromodulated=True))])
     seqs = torch.randn(50, 512, 1)
     before = measure_vaa(layers, seqs, stabilisation=1000, estimates=5, seed=7)
     warmup_(layers, seqs, steps=60, config=WarmupConfig(seed=0))

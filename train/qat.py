@@ -1,117 +1,99 @@
 """Quantisation-aware training on exactly the export grid, and float-vs-integer fidelity.
 
-:class:`QuantizedNet` wraps a :class:`~modspike.train.network.SpikingNet`. Its forward pass *is*
-the exported integer network (:mod:`modspike.fxpnet`, re-quantised from the current float
-parameters at every call); its backward pass is the float network's (straight-through: every
-quantised value is ``float + (integer - float).detach()``). So the model the training loop sees is,
-value for value, the model that is exported.
+:class:`QuantizedNet` wraps a :class:`~modspike.train.modules.TorchNetwork`. Its forward pass *is*
+the exported integer network (:func:`modspike.quantize.quantize` of the current parameters, at
+every call); its backward pass is the float network's (straight-through: every quantised value
+is ``float + (integer - float).detach()``, :data:`modspike.step.Precision.STE`). So the model the
+training loop sees is, value for value, the model that is exported.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from modspike import registry
 from modspike.encoding import encode_batch, generator
 from modspike.errors import ConfigError
 from modspike.fixedpoint import SRCFormat, WeightFormat
-from modspike.fxpnet import (
-    FIXED_KINDS,
-    IntLayer,
-    IntNetwork,
-    quantize_lif_layer,
-    quantize_msrc_layer,
-    quantize_readout,
-    quantize_src_layer,
+from modspike.network import Network
+from modspike.quantize import quantize
+from modspike.step import (
+    Precision,
+    Program,
+    compile,
+    fixed_layer,
+    float_layer,
+    int_to_tensor,
+    run,
+    ste_layer,
+    ste_ops,
+    ste_value,
 )
 
-from .cells import MSRCState, SRCState
-
-
-def _np(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().cpu().double().numpy()
-
-
-def quantize_layer(layer: nn.Module, in_exp: int, fmt: WeightFormat, sfmt: SRCFormat) -> IntLayer:
-    """The integer twin of one ``CellLayer`` (synapse [+ recurrent synapse] -> cell)."""
-    cell = layer.cell
-    kind = cell.kind
-    w = _np(layer.synapse.weight)
-    w_rec = _np(layer.rec.weight) if layer.rec is not None else None
-    if kind == "lif":
-        return quantize_lif_layer(
-            kind, w, _np(layer.synapse.bias), w_rec, cell.beta, cell.threshold, None, fmt
-        )
-    if kind == "cubalif":
-        return quantize_lif_layer(
-            kind, w, _np(layer.synapse.bias), w_rec, cell.beta, cell.threshold, cell.alpha, fmt
-        )
-    if kind == "src":
-        return quantize_src_layer(
-            w, w_rec, _np(cell.bh), cell.constants.to_dict(), in_exp, fmt, sfmt
-        )
-    if kind in ("msrc", "bsrc"):
-        consts = cell.constants.to_dict()
-        return quantize_msrc_layer(
-            kind, w, w_rec, _np(cell.b), _np(cell.hs0), consts, in_exp, fmt, sfmt
-        )
-    raise ConfigError(
-        f"cell {kind!r} has no fixed-point model; quantisation supports {', '.join(FIXED_KINDS)}"
-    )
+from .modules import TorchNetwork, to_network
 
 
 def quantize_network(
-    net: nn.Module,
+    model: nn.Module,
     fmt: WeightFormat | None = None,
     sfmt: SRCFormat | None = None,
     in_exp: int = 0,
-) -> IntNetwork:
-    """Post-training quantisation of a spiking network (``.layers`` of CellLayer, ``.readout``).
+) -> Network:
+    """Post-training quantisation of a trained model: its network description's fixed-point twin.
 
     ``in_exp``: the unit of the integer input, ``2**in_exp`` (0 for spikes; ``-frac_bits`` for a
     graded input such as an observation in the SRC state format)."""
-    fmt, sfmt = fmt or WeightFormat(), sfmt or SRCFormat()
-    if not hasattr(net, "layers"):
+    if not isinstance(model, TorchNetwork):
         raise ConfigError(
-            f"only spiking networks can be quantised ({', '.join(FIXED_KINDS)}); the ANN baseline"
-            " is exported as ONNX instead"
+            "only spiking networks can be quantised; the ANN baseline is exported as ONNX instead"
         )
+    return quantize(to_network(model), fmt, sfmt, in_exp)
+
+
+def _fake_quant(weight: torch.Tensor, fixed) -> torch.Tensor:
+    exact = torch.from_numpy(fixed.dequantize()).to(device=weight.device, dtype=weight.dtype)
+    return weight + (exact - weight).detach()
+
+
+def ste_program(model: TorchNetwork, qnet: Network, device=None) -> Program:
+    """The QAT program: each layer runs float (fake-quantised weights) and integer side by side,
+    and the float side's outputs and states are snapped onto the integer ones."""
     layers = []
-    for layer in net.layers:
-        int_layer = quantize_layer(layer, in_exp, fmt, sfmt)
-        layers.append(int_layer)
-        in_exp = int_layer.out_exp
-    readout = getattr(net, "readout", None)
-    return IntNetwork(
-        layers, quantize_readout(_np(readout.weight), in_exp, fmt) if readout else None
-    )
+    dense = registry.synapse("dense")
+    for k, (torch_layer, q) in enumerate(zip(model.layers, qnet.layers)):
+        w = _fake_quant(torch_layer.synapse.weight, q.synapse.fixed)
+        b = torch_layer.synapse.bias
+        if b is not None:  # the LIF family's bias lives on the drive grid
+            drive_exp = q.cell.kind.fixed.drive_exponent(q.cell.fixed)
+            b = ste_value(b, q.cell.fixed.input_bias, drive_exp)
+        rec = torch_layer.rec
+        w_rec = None if rec is None else _fake_quant(rec.weight, q.recurrent.fixed)
+        cell = torch_layer.cell
+        float_l = float_layer(
+            f"layer{k}",
+            torch_layer.kind,
+            dense,
+            w,
+            b,
+            w_rec,
+            None,
+            cell.float_params(),
+            getattr(cell, "constants", None),
+            device=device,
+        )
+        layers.append(ste_layer(float_l, fixed_layer(q), q.cell.fixed.state_exp))
+    int_readout = compile(qnet, Precision.FIXED).readout
 
+    def readout(total, steps: int):
+        total_f, total_i = total
+        if qnet.readout is None:
+            return ste_value(total_f, total_i, qnet.layers[-1].cell.fixed.out_exp)
+        w_ro = _fake_quant(model.readout.weight, qnet.readout.synapse.fixed)
+        return ste_value(nn.functional.linear(total_f, w_ro), int_readout(total_i, steps), 0)
 
-def _as_torch(values: np.ndarray, exp, like: torch.Tensor) -> torch.Tensor:
-    scale = np.exp2(np.asarray(exp, dtype=np.float64))
-    return torch.from_numpy(values * scale).to(device=like.device, dtype=like.dtype)
-
-
-def _ste(float_value: torch.Tensor, int_value: np.ndarray, exp) -> torch.Tensor:
-    """The integer value in the forward pass, the float value's gradient in the backward pass."""
-    return float_value + (_as_torch(int_value, exp, float_value) - float_value).detach()
-
-
-def _fake_quant(weight: torch.Tensor, q) -> torch.Tensor:
-    return weight + (_as_torch(q.dequantize(), 0, weight) - weight).detach()
-
-
-def _float_state_from(kind: str, float_state, int_state, state_exp):
-    """Snap the float cell state onto the integer state (same structure as the float cell's)."""
-    if kind == "lif":
-        return _ste(float_state, int_state.v, state_exp)
-    if kind == "cubalif":
-        syn, mem = float_state
-        return (_ste(syn, int_state.u, state_exp), _ste(mem, int_state.v, state_exp))
-    cls = SRCState if kind == "src" else MSRCState
-    return cls(*(_ste(f, i, state_exp) for f, i in zip(float_state, int_state)))
+    return Program(Precision.STE, tuple(layers), ste_ops(device), readout)
 
 
 class QuantizedNet(nn.Module):
@@ -128,7 +110,7 @@ class QuantizedNet(nn.Module):
         net: nn.Module,
         fmt: WeightFormat | None = None,
         sfmt: SRCFormat | None = None,
-        frozen: IntNetwork | None = None,
+        frozen: Network | None = None,
     ):
         super().__init__()
         self.net = net
@@ -140,85 +122,35 @@ class QuantizedNet(nn.Module):
     def config(self):
         return self.net.config
 
-    def quantized(self) -> IntNetwork:
-        return (
-            self.frozen
-            if self.frozen is not None
-            else quantize_network(self.net, self.fmt, self.sfmt)
-        )
+    def quantized(self) -> Network:
+        if self.frozen is not None:
+            return self.frozen
+        return quantize_network(self.net, self.fmt, self.sfmt)
 
     def forward(self, spikes: torch.Tensor, record: bool = False):
         qnet = self.quantized()
         if not torch.is_grad_enabled():
             return self._forward_integer(qnet, spikes, record)
-        return self._forward_ste(qnet, spikes, record)
+        prog = ste_program(self.net, qnet, spikes.device)
+        out = run(prog, spikes, record=record)
+        logits = prog.readout(out.total, spikes.shape[0])
+        return (logits, out.records) if record else logits
 
-    def _forward_integer(self, qnet: IntNetwork, spikes: torch.Tensor, record: bool):
-        out = qnet.run(spikes.detach().cpu().numpy(), record=record)
-        logits, recs = out if record else (out, [])
-        logits_t = torch.from_numpy(logits).to(spikes.device)
+    def _forward_integer(self, qnet: Network, spikes: torch.Tensor, record: bool):
+        prog = compile(qnet, Precision.FIXED)
+        x = spikes.detach().cpu().numpy()
+        out = run(prog, x, record=record)
+        logits_t = torch.from_numpy(prog.readout(out.total, x.shape[0])).to(spikes.device)
         if not record:
             return logits_t
-        records = [_as_torch(r, layer.out_exp, spikes) for r, layer in zip(recs, qnet.layers)]
+        records = [int_to_tensor(r, L.out_exp, spikes) for r, L in zip(out.records, prog.layers)]
         return logits_t, records
-
-    def _forward_ste(self, qnet: IntNetwork, spikes: torch.Tensor, record: bool):
-        steps, batch = spikes.shape[:2]
-        layers = self.net.layers
-        weights = []
-        for layer, q in zip(layers, qnet.layers):
-            w = _fake_quant(layer.synapse.weight, q.synapse.weights)
-            b = layer.synapse.bias
-            if b is not None:  # LIF family: the bias lives on the voltage grid, 2**E_v
-                e_v = q.state_exp + 6
-                b = _ste(b, q.bias, e_v)
-            w_rec = (
-                _fake_quant(layer.rec.weight, q.recurrent.weights)
-                if layer.rec is not None
-                else None
-            )
-            weights.append((w, b, w_rec))
-        float_states = [layer.cell.initial_state(batch, spikes.device) for layer in layers]
-        int_states = [q.initial_state(batch) for q in qnet.layers]
-        prev_f = [spikes.new_zeros(batch, q.n) for q in qnet.layers]
-        prev_i = [None] * len(layers)
-        total_f = spikes.new_zeros(batch, qnet.layers[-1].n)
-        total_i = np.zeros((batch, qnet.layers[-1].n), dtype=np.int64)
-        records: list[list[torch.Tensor]] = [[] for _ in layers]
-        for t in range(steps):
-            s_f = spikes[t]
-            s_i = spikes[t].detach().cpu().numpy().astype(np.int64)
-            for k, (layer, q) in enumerate(zip(layers, qnet.layers)):
-                w, b, w_rec = weights[k]
-                a_f = F.linear(s_f, w, b)
-                if w_rec is not None:
-                    a_f = a_f + F.linear(prev_f[k], w_rec)
-                out_f, state_f = layer.cell(a_f, float_states[k])
-                out_i, int_states[k] = q.step(s_i, prev_i[k], int_states[k])
-                s_f = _ste(out_f, out_i, q.out_exp)
-                float_states[k] = _float_state_from(
-                    q.kind, state_f, int_states[k], q.state_exp[None, :]
-                )
-                prev_f[k], prev_i[k], s_i = s_f, out_i, out_i
-                if record:
-                    records[k].append(s_f)
-            total_f = total_f + s_f
-            total_i += s_i
-        last = qnet.layers[-1]
-        if qnet.readout is not None:
-            w_ro = _fake_quant(self.net.readout.weight, qnet.readout.weights)
-            logits = _ste(F.linear(total_f, w_ro), qnet.readout.logits(total_i), 0)
-        else:
-            logits = _ste(total_f, total_i, last.out_exp)
-        if record:
-            return logits, [torch.stack(r) for r in records]
-        return logits
 
 
 @torch.no_grad()
 def fidelity(
     model: nn.Module,
-    qnet: IntNetwork,
+    qnet: Network,
     x: np.ndarray,
     y: np.ndarray,
     cfg,
@@ -232,33 +164,32 @@ def fidelity(
     ``|float & quant| / |float | quant|``; 1.0 where neither network is ever active.
     """
     model.eval()
+    prog = compile(qnet, Precision.FIXED)
     gen = generator(seed)
     correct_f = correct_q = flips = 0
-    inter = union = active_f = active_q = None
+    n_layers = len(qnet.layers)
+    inter, union = [0] * n_layers, [0] * n_layers
+    active_f, active_q = [0] * n_layers, [0] * n_layers
     entries = 0
     for start in range(0, len(x), batch_size):
         xb = torch.as_tensor(x[start : start + batch_size])
         yb = np.asarray(y[start : start + batch_size])
         spikes = encode_batch(model, xb, cfg, gen)
         logits_f, recs_f = model(spikes, record=True)
-        logits_q, recs_q = qnet.run(spikes.numpy(), record=True)
+        sp = spikes.numpy()
+        out = run(prog, sp)
+        logits_q = prog.readout(out.total, sp.shape[0])
         pred_f, pred_q = logits_f.argmax(-1).numpy(), logits_q.argmax(-1)
         correct_f += int((pred_f == yb).sum())
         correct_q += int((pred_q == yb).sum())
         flips += int((pred_f != pred_q).sum())
-        a_f = [(r > 0).numpy() for r in recs_f]
-        a_q = [r > 0 for r in recs_q]
-        batch_inter = [int((f & q).sum()) for f, q in zip(a_f, a_q)]
-        batch_union = [int((f | q).sum()) for f, q in zip(a_f, a_q)]
-        batch_f, batch_q = [int(f.sum()) for f in a_f], [int(q.sum()) for q in a_q]
-        if inter is None:
-            inter, union, active_f, active_q = batch_inter, batch_union, batch_f, batch_q
-        else:
-            inter = [a + b for a, b in zip(inter, batch_inter)]
-            union = [a + b for a, b in zip(union, batch_union)]
-            active_f = [a + b for a, b in zip(active_f, batch_f)]
-            active_q = [a + b for a, b in zip(active_q, batch_q)]
-        entries += a_f[0].shape[0] * a_f[0].shape[1]
+        for k, (rf, rq) in enumerate(zip(recs_f, out.records)):
+            f, q = (rf > 0).numpy(), rq > 0
+            inter[k] += int((f & q).sum())
+            union[k] += int((f | q).sum())
+            active_f[k] += int(f.sum())
+            active_q[k] += int(q.sum())
+        entries += sp.shape[0] * sp.shape[1]
     n = len(x)
     widths = [layer.n for layer in qnet.layers]
     return {

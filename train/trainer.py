@@ -14,13 +14,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from modspike import registry
 from modspike.data import Dataset, load_dataset
 from modspike.encoding import ENCODINGS, encode_batch, generator
 from modspike.errors import CheckpointError, ConfigError
 from modspike.rundir import load_run, save_run
 
-from .cells import ALL_KINDS
-from .network import ModelConfig, build_model
+from .modules import ModelConfig, build_model, is_ann, model_names
 
 
 @dataclass
@@ -49,8 +49,10 @@ class TrainConfig:
     warmup_steps: int = 0  # cells.md 6: VAA* warm-up before training (BRC, nBRC, SRC family)
 
     def validate(self) -> None:
-        if self.cell not in ALL_KINDS:
-            raise ConfigError(f"unknown cell {self.cell!r}; choose one of {', '.join(ALL_KINDS)}")
+        if self.cell not in model_names():
+            raise ConfigError(
+                f"unknown cell {self.cell!r}; choose one of {', '.join(model_names())}"
+            )
         if self.encoding not in ENCODINGS:
             raise ConfigError(
                 f"unknown encoding {self.encoding!r}; choose one of {', '.join(ENCODINGS)}"
@@ -62,9 +64,10 @@ class TrainConfig:
             raise ConfigError("--prefix must be >= 0, --gain and --lr must be positive")
         if self.warmup_steps < 0:
             raise ConfigError("--warmup-steps must be >= 0")
-        if self.warmup_steps > 0 and self.cell in ("ann", "lif", "cubalif"):
+        warmable = registry.cell_names("attractor")
+        if self.warmup_steps > 0 and self.cell not in warmable:
             raise ConfigError(
-                f"--warmup-steps applies to the recurrent cells (brc, nbrc, src, msrc, bsrc), "
+                f"--warmup-steps applies to the recurrent cells ({', '.join(warmable)}), "
                 f"not to {self.cell}"
             )
         if self.limit is not None and self.limit < 1:
@@ -74,7 +77,7 @@ class TrainConfig:
         if self.device not in ("cpu",) and not self.device.startswith("cuda"):
             raise ConfigError(f"unknown device {self.device!r}; use cpu or cuda[:N]")
         try:
-            from .cells.msrc import parse_hs0_init
+            from modspike.kinds.cells.msrc.float_step import parse_hs0_init
 
             parse_hs0_init(self.hs0)
         except ValueError as exc:
@@ -82,7 +85,7 @@ class TrainConfig:
 
     @property
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else (1e-3 if self.cell == "ann" else 5e-3)
+        return self.lr if self.lr is not None else (1e-3 if is_ann(self.cell) else 5e-3)
 
     def model_config(self, n_in: int, n_out: int) -> ModelConfig:
         return ModelConfig(
@@ -114,7 +117,7 @@ def evaluate(
     (output > 0) over all samples and steps.
     """
     model.eval()
-    device = next(model.parameters()).device
+    device = next(model.parameters(), next(model.buffers(), torch.zeros(0))).device
     gen = generator(seed)
     correct, preds, loss_sum = 0, [], 0.0
     active_counts: list[torch.Tensor] | None = None

@@ -34,17 +34,16 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from modspike.train.cells import (
+from tqdm.auto import tqdm
+
+from modspike.kinds.cells.msrc.float_step import (
     BSRC_CONSTANTS,
     BSRCCell,
     MSRCConstants,
-    SRCConstants,
+    MSRCState,
     msrc_step,
-    src_step,
 )
-from modspike.train.cells.msrc import MSRCState
-from modspike.train.cells.src import SRCState
-from tqdm.auto import tqdm
+from modspike.kinds.cells.src.float_step import SRCConstants, SRCState, src_step
 
 CELLS = ("src", "msrc", "bsrc")
 CLASSES = ("silent", "type1", "type2", "type2*", "bursting", "tonic", "depolarisation_block")

@@ -24,14 +24,17 @@ baselines (same main network, no context) and the GRU baseline.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from modspike.train.cells import MSRCCell
-from modspike.train.cells.msrc import MSRCConstants, msrc_step
-from modspike.train.network import CellLayer
 from torch import nn
+
+from modspike import registry
+from modspike.kinds.cells.msrc.float_step import MSRCCell, MSRCConstants
+from modspike.modulation import HeldModulation
+from modspike.step import run
+from modspike.train.modules import TorchLayer, program_of
 
 AGENT_KINDS = ("nmd-msrc", "msrc", "nmd-mlp", "mlp", "gru")
 
@@ -40,12 +43,9 @@ def _trunc_normal_(t: torch.Tensor, std: float) -> torch.Tensor:
     return nn.init.trunc_normal_(t, std=std, a=-2 * std, b=2 * std)
 
 
-class Modulation(NamedTuple):
-    """Per-neuron modulation of one mSRC layer, each (B, n): what the chip receives each step."""
-
-    gain: torch.Tensor  # multiplies the synaptic drive (1 = unmodulated)
-    bias: torch.Tensor  # added to the neuron bias b
-    hs0: torch.Tensor  # added to the excitability parameter h_s0
+Modulation = HeldModulation
+"""Per-neuron modulation of one mSRC layer, each (B, n), held over an environment step: gain on
+the synaptic drive (1 = unmodulated), offsets of the neuron bias ``b`` and of ``h_s0``."""
 
 
 def context_features(
@@ -120,11 +120,13 @@ observation within the few simulation steps of one environment step."""
 
 
 class MSRCStack(nn.Module):
-    """An ordinary stack of mSRC ``CellLayer`` s; the modulation is an explicit per-step input.
+    """An ordinary stack of mSRC layers (``TorchLayer``); the modulation is an explicit input.
 
     One environment step = ``micro_steps`` simulation steps with the observation and the modulation
     held constant; the output is the mean graded spike output ``ReLU(h)`` of the last layer over
     those steps (a spike-rate code). States persist across environment steps (the chip runs on).
+    It runs the package's one step loop (:func:`modspike.step.run`), so the chip's network and this
+    one are the same program.
     """
 
     def __init__(
@@ -140,19 +142,22 @@ class MSRCStack(nn.Module):
         super().__init__()
         self.micro_steps = micro_steps
         dims = (n_in, *sizes)
+        kind = registry.cell("msrc")
         self.layers = nn.ModuleList(
-            CellLayer(a, MSRCCell(b, constants, hs0_init=hs0_init)) for a, b in zip(dims, dims[1:])
+            TorchLayer(a, kind, MSRCCell(b, constants, hs0_init=hs0_init), recurrent=False)
+            for a, b in zip(dims, dims[1:])
         )
         with torch.no_grad():  # a spread of thresholds so that the population codes the input
             for k, layer in enumerate(self.layers):
                 layer.cell.b.uniform_(*b_range)
                 if k == 0:
                     layer.synapse.weight.mul_(in_gain)
+        self.n_in = n_in
         self.sizes = tuple(sizes)
         self.n_out = dims[-1]
 
     def initial_state(self, batch: int) -> list:
-        return [layer.initial_state(batch) for layer in self.layers]
+        return program_of(self.layers).initial_state(batch)
 
     def forward(
         self,
@@ -160,36 +165,11 @@ class MSRCStack(nn.Module):
         states: list,
         modulations: list[Modulation] | None = None,
     ) -> tuple[torch.Tensor, list]:
-        """Run one environment step; returns ``(mean output of the last layer, states)``.
-
-        The per-neuron bias and ``h_s0`` (learned value + modulation offset) are formed once per
-        environment step; the first layer's synaptic drive too, since its input is held.
-        """
-        states = list(states)
-        params = []
-        for k, layer in enumerate(self.layers):
-            cell = layer.cell
-            if modulations is None:
-                params.append((None, cell.b, cell.hs0))
-            else:
-                m = modulations[k]
-                params.append((m.gain, cell.b + m.bias, cell.hs0 + m.hs0))
-        drive0 = self.layers[0].synapse(x)
-        total = 0.0
-        for _ in range(self.micro_steps):
-            s = x
-            for k, layer in enumerate(self.layers):
-                gain, b, hs0 = params[k]
-                prev_out, cell_state = states[k]
-                a_in = drive0 if k == 0 else layer.synapse(s)
-                if layer.rec is not None:
-                    a_in = a_in + layer.rec(prev_out)
-                if gain is not None:
-                    a_in = a_in * gain
-                s, cell_state = msrc_step(a_in, cell_state, b, hs0, layer.cell.constants)
-                states[k] = (s, cell_state)
-            total = total + s
-        return total / self.micro_steps, states
+        """Run one environment step; returns ``(mean output of the last layer, states)``."""
+        prog = program_of(self.layers, device=x.device)
+        inputs = x.unsqueeze(0).expand(self.micro_steps, *x.shape)
+        out = run(prog, inputs, states, modulation=modulations, record=False)
+        return out.total / self.micro_steps, out.state
 
 
 class MSRCModulator(nn.Module):
@@ -269,7 +249,10 @@ class NMDAgent(Agent):
             ContextNet(obs_dim + n_actions + 1, context_hidden, z_dim) if modulated else None
         )
         self.readout_scale = 1.0
-        if body == "msrc":
+        if body not in BODIES:
+            raise ValueError(f"unknown body {body!r}; use {' or '.join(map(repr, BODIES))}")
+        spiking = BODIES[body]
+        if spiking:
             self.body = MSRCStack(
                 obs_dim,
                 tuple(sizes),
@@ -282,12 +265,10 @@ class NMDAgent(Agent):
             self.policy = nn.Linear(self.body.n_out, n_actions)
             nn.init.zeros_(self.policy.bias)
             self.readout_scale = readout_scale
-        elif body == "mlp":
+        else:
             self.body = NMDMLP(obs_dim, tuple(sizes), zd)
             self.modulator = None
             self.policy = AdaptiveLinear(self.body.n_out, n_actions, zd)
-        else:
-            raise ValueError(f"unknown body {body!r}; use 'msrc' or 'mlp'")
         self.critic_kind = critic if modulated else "modulated"
         if self.critic_kind == "context":
             self.value = nn.Linear(context_hidden + self.body.n_out, 1)
@@ -296,9 +277,14 @@ class NMDAgent(Agent):
         else:
             raise ValueError(f"unknown critic {critic!r}; use 'context' or 'modulated'")
 
+    @property
+    def spiking(self) -> bool:
+        """Whether the main network is the spiking mSRC stack (the part a chip runs)."""
+        return isinstance(self.body, MSRCStack)
+
     def initial_state(self, batch: int) -> tuple:
         ctx = self.context.initial_state(batch) if self.context is not None else None
-        body = self.body.initial_state(batch) if self.body_kind == "msrc" else None
+        body = self.body.initial_state(batch) if self.spiking else None
         return ctx, body
 
     def modulation(
@@ -313,7 +299,7 @@ class NMDAgent(Agent):
     def step(self, obs, prev_action, prev_reward, state):
         ctx_state, body_state = state
         z, ctx_state = self.modulation(obs, prev_action, prev_reward, ctx_state)
-        if self.body_kind == "msrc":
+        if self.spiking:
             mods = self.modulator(z) if z is not None else None
             y, body_state = self.body(obs, body_state, mods)
             y = y * self.readout_scale
@@ -348,14 +334,24 @@ class GRUAgent(Agent):
         return self.policy(h), self.value(h).squeeze(-1), h
 
 
+BODIES = {"msrc": True, "mlp": False}
+"""Main-network families of :class:`NMDAgent`: whether each is spiking."""
+
+AGENTS: dict[str, tuple[type, dict]] = {
+    "nmd-msrc": (NMDAgent, {"body": "msrc", "modulated": True}),
+    "msrc": (NMDAgent, {"body": "msrc", "modulated": False}),
+    "nmd-mlp": (NMDAgent, {"body": "mlp", "modulated": True}),
+    "mlp": (NMDAgent, {"body": "mlp", "modulated": False}),
+    "gru": (GRUAgent, {}),
+}
+
+
 def build_agent(kind: str, obs_dim: int = 1, n_actions: int = 5, **kwargs: Any) -> Agent:
     """``kind`` in :data:`AGENT_KINDS`; ``kwargs`` go to the agent's constructor."""
-    if kind == "gru":
-        return GRUAgent(obs_dim, n_actions, **kwargs)
-    if kind in ("nmd-msrc", "msrc", "nmd-mlp", "mlp"):
-        body = kind.removeprefix("nmd-")
-        return NMDAgent(obs_dim, n_actions, body=body, modulated=kind.startswith("nmd"), **kwargs)
-    raise ValueError(f"unknown agent {kind!r}; choose one of {', '.join(AGENT_KINDS)}")
+    if kind not in AGENTS:
+        raise ValueError(f"unknown agent {kind!r}; choose one of {', '.join(AGENT_KINDS)}")
+    cls, fixed = AGENTS[kind]
+    return cls(obs_dim, n_actions, **fixed, **kwargs)
 
 
 def count_parameters(module: nn.Module) -> int:

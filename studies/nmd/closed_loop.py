@@ -4,7 +4,7 @@ The host (this process) runs the environment, the context network and the modula
 (float torch, ``export.agent_export``); the deployed spiking main network runs on a backend:
 
 * ``torch``: the float agent itself (the reference);
-* ``sim``: the artifact's integer network, batched over episodes (``IntNetwork.steps``);
+* ``sim``: the artifact's integer network (its FIXED program, resumed from its state each step);
 * ``lava``: the same network as Lava processes (``fixed_pt``), one episode per
   :class:`~modspike.hw.lava_net.LavaSession`; the modulation enters each layer's ``mod_in`` port;
 * ``lava-float``: the float network on Lava's ``floating_pt`` models (float observation and
@@ -23,31 +23,34 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.studies.nmd.deploy import load_agent_artifact
-from modspike.studies.nmd.envs import MovingTarget
 
 from modspike.errors import ConfigError
-from modspike.fixedpoint import IntModulation, SRCFormat
-from modspike.fxpnet import IntNetwork
+from modspike.fixedpoint import SRCFormat
+from modspike.modulation import HeldModulation
+from modspike.network import Network
+from modspike.step import Precision, compile, run
+from modspike.studies.nmd.deploy import load_agent_artifact
+from modspike.studies.nmd.envs import MovingTarget
 
 CLOSED_LOOP_BACKENDS = ("torch", "sim", "lava", "lava-float")
 
 
 def _fmt(layer) -> SRCFormat:
-    return SRCFormat(frac_bits=layer.params.frac_bits, state_bits=layer.params.state_bits)
+    p = layer.cell.fixed.params
+    return SRCFormat(frac_bits=p.frac_bits, state_bits=p.state_bits)
 
 
-def quantize_modulation(mods, net: IntNetwork, batch: int) -> list[IntModulation]:
-    """Float ``train.nmd.Modulation`` per layer (or ``None``: unmodulated) -> integer (batch, n)."""
+def quantize_modulation(mods, net: Network, batch: int) -> list[HeldModulation]:
+    """Float modulation per layer (or ``None``: unmodulated) -> integer (batch, n) state units."""
     out = []
     for k, layer in enumerate(net.layers):
         fmt = _fmt(layer)
         if mods is None:
             zeros = np.zeros((batch, layer.n), dtype=np.int64)
-            out.append(IntModulation(np.full_like(zeros, fmt.one), zeros, zeros.copy()))
+            out.append(HeldModulation(np.full_like(zeros, fmt.one), zeros, zeros.copy()))
         else:
             m = mods[k]
-            out.append(IntModulation(*(fmt.to_fixed(f.detach().numpy()) for f in m)))
+            out.append(HeldModulation(*(fmt.to_fixed(f.detach().numpy()) for f in m)))
     return out
 
 
@@ -69,9 +72,9 @@ def run_closed_loop(
         raise ConfigError(
             f"unknown backend {backend!r}; choose one of {', '.join(CLOSED_LOOP_BACKENDS)}"
         )
-    deploy, agent, spec = load_agent_artifact(artifact_dir)
+    deploy, agent, net = load_agent_artifact(artifact_dir)
     # one episode at a time (a Lava session holds a batch of one), each with its own env seed
-    runs = [_episode(agent, deploy, spec, backend, horizon, seed + e) for e in range(episodes)]
+    runs = [_episode(agent, deploy, net, backend, horizon, seed + e) for e in range(episodes)]
     actions = np.concatenate([r[0] for r in runs], axis=1)
     rewards = np.concatenate([r[1] for r in runs], axis=1)
     outputs = np.concatenate([r[2] for r in runs], axis=1)
@@ -92,15 +95,15 @@ def run_closed_loop(
 
 
 @torch.no_grad()
-def _episode(agent, deploy: dict, spec, backend: str, horizon: int, seed: int):
+def _episode(agent, deploy: dict, net: Network, backend: str, horizon: int, seed: int):
     """``(actions (T, 1), rewards (T, 1), outputs (T, 1, n), seconds)`` of one greedy episode.
 
     ``outputs``: the last layer's outputs summed over each environment step, in state units
     (``2**-frac_bits``) on every backend, so they compare across backends.
     """
-    from modspike.hw.lava_net import LavaSession
+    from modspike.hw.lava.session import LavaSession
 
-    net = spec.quantized
+    prog = compile(net, Precision.FIXED)
     env = MovingTarget(1, horizon, seed=seed)
     obs = env.reset()
     window = deploy["micro_steps"]
@@ -109,12 +112,12 @@ def _episode(agent, deploy: dict, spec, backend: str, horizon: int, seed: int):
     prev_a = torch.full((1,), -1, dtype=torch.long)
     prev_r = torch.zeros(1)
     body_state = agent.body.initial_state(1)
-    state = net.initial_state(1)
+    state = prog.initial_state(1)
     session = None
     if backend == "lava":
         session = LavaSession(net, window)
     elif backend == "lava-float":
-        session = LavaSession(spec, window, precision="float")
+        session = LavaSession(net, window, precision="float")
     actions, rewards, outputs, seconds = [], [], [], 0.0
     try:
         for _ in range(horizon):
@@ -129,19 +132,16 @@ def _episode(agent, deploy: dict, spec, backend: str, horizon: int, seed: int):
                 logits = agent.policy(y * agent.readout_scale)
                 total = y.numpy() * window * 2.0**frac_bits
             elif backend == "sim":
-                held = [
-                    IntModulation(*(np.broadcast_to(f, (window, *f.shape)) for f in m))
-                    for m in mods
-                ]
-                outs, state = net.steps(np.broadcast_to(x, (window, *x.shape)), state, held)
-                total = outs[-1].sum(axis=0)
+                inputs = np.broadcast_to(x, (window, *x.shape))
+                out = run(prog, inputs, state, modulation=mods, record=False)
+                total, state = out.total, out.state
             elif backend == "lava":
                 lava_mods = [tuple(f[0] for f in m) for m in mods]
                 total = session.advance(np.repeat(x, window, axis=0), lava_mods).sum(axis=0)[None]
             else:  # lava-float: float observation and modulation
                 if fmods is None:
                     lava_mods = [
-                        (np.ones(ly.n), np.zeros(ly.n), np.zeros(ly.n)) for ly in spec.layers
+                        (np.ones(ly.n), np.zeros(ly.n), np.zeros(ly.n)) for ly in net.layers
                     ]
                 else:
                     lava_mods = [tuple(f[0].numpy().astype(np.float64) for f in m) for m in fmods]

@@ -16,16 +16,17 @@ import datetime as _dt
 from pathlib import Path
 
 import nir
-import numpy as np
 import torch
-from modspike.export.artifact_build import open_artifact, tool_versions
-from modspike.export.nir_export import export_graph
-from modspike.studies.nmd.agent import NMDAgent, build_agent
-from modspike.train.qat import quantize_network
 
 from modspike.artifact import MODEL_FILE, load_manifest, write_artifact
 from modspike.errors import ArtifactError, ConfigError
+from modspike.export.artifact_build import open_artifact, tool_versions
+from modspike.export.nir.write import to_nir
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
+from modspike.network import Encoding, network_equal
+from modspike.quantize import quantize
+from modspike.studies.nmd.agent import NMDAgent, build_agent
+from modspike.train.modules import network_of
 
 HOST_FILE = "host_agent.pt"
 AGENT_SCHEMA = "modspike-nmd-agent/1"
@@ -33,11 +34,12 @@ AGENT_SCHEMA = "modspike-nmd-agent/1"
 
 def export_agent(agent: NMDAgent, agent_kwargs: dict, out: str | Path, bits: int = 8) -> dict:
     """Write ``agent`` (built by ``build_agent(agent.kind, **agent_kwargs)``) to ``out``."""
-    if not isinstance(agent, NMDAgent) or agent.body_kind != "msrc":
+    if not isinstance(agent, NMDAgent) or not agent.spiking:
         raise ConfigError("only agents with an mSRC main network (nmd-msrc, msrc) can be deployed")
     fmt, sfmt = WeightFormat(bits), SRCFormat()
     in_exp = -sfmt.frac_bits
-    qnet = quantize_network(agent.body, fmt, sfmt, in_exp=in_exp)
+    body = network_of(agent.body.layers, (agent.obs_dim,), encoding=Encoding("graded"))
+    qnet = quantize(body, fmt, sfmt, in_exp)
     deploy = {
         "schema": AGENT_SCHEMA,
         "kind": agent.kind,
@@ -48,7 +50,7 @@ def export_agent(agent: NMDAgent, agent_kwargs: dict, out: str | Path, bits: int
         "input_exponent": in_exp,
         "modulation": "host" if agent.modulated else None,
     }
-    graph = export_graph(agent.body, qnet, fmt, info={"agent": deploy}, input_exp=in_exp)
+    graph = to_nir(qnet, info={"agent": deploy})
 
     def write_model(path: Path) -> None:
         nir.write(path, graph)
@@ -62,7 +64,7 @@ def export_agent(agent: NMDAgent, agent_kwargs: dict, out: str | Path, bits: int
         "created_by": tool_versions(),
         "source": {"kind": "agent", "agent": agent.kind},
         "cell": "msrc",
-        "layers": [q.kind for q in qnet.layers],
+        "layers": qnet.kinds,
         "steps": agent.body.micro_steps,
         "agent": deploy,
         "quantization": {
@@ -74,17 +76,18 @@ def export_agent(agent: NMDAgent, agent_kwargs: dict, out: str | Path, bits: int
         },
     }
     write_artifact(out, {MODEL_FILE: write_model, HOST_FILE: write_host}, manifest)
-    _, spec = open_artifact(out)  # the file round-trips to the very integer network
-    for a, b in zip(spec.quantized.layers, qnet.layers):
-        if not np.array_equal(a.synapse.weights.mantissa, b.synapse.weights.mantissa) or not (
-            np.array_equal(a.synapse.shift, b.synapse.shift)
-        ):
+    _, back = open_artifact(out)  # the file round-trips to the very integer network
+    for a, b in zip(back.layers, qnet.layers):
+        same = network_equal(a.synapse.fixed, b.synapse.fixed) and network_equal(
+            a.cell.fixed, b.cell.fixed
+        )
+        if not same:
             raise ArtifactError(f"{out}: the written network does not read back identically")
     return {"artifact": str(out), "agent": agent.kind, "layers": len(qnet.layers), "bits": bits}
 
 
 def load_agent_artifact(artifact_dir: str | Path):
-    """``(deploy info, host agent, NetSpec)`` of an agent artifact; clear errors otherwise."""
+    """``(deploy info, host agent, Network)`` of an agent artifact; clear errors otherwise."""
     artifact = load_manifest(artifact_dir)
     deploy = artifact.manifest.get("agent")
     if not isinstance(deploy, dict) or deploy.get("schema") != AGENT_SCHEMA:
@@ -95,5 +98,5 @@ def load_agent_artifact(artifact_dir: str | Path):
         agent.load_state_dict(saved["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ArtifactError(f"{artifact_dir}: unreadable {HOST_FILE} ({exc})") from None
-    _, spec = open_artifact(artifact_dir)
-    return deploy, agent.eval(), spec
+    _, net = open_artifact(artifact_dir)
+    return deploy, agent.eval(), net

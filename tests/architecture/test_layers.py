@@ -154,3 +154,13 @@ def test_every_file_is_in_one_layer():
     assert len(files) == len(set(files.values()))
     for folder in FOLDERS:
         assert (ROOT / folder / "__init__.py").is_file(), folder
+
+
+def test_every_package_folder_is_installed():
+    """pyproject lists the packages explicitly (the stages map onto modspike.*): none forgotten."""
+    import tomli
+
+    config = tomli.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {m for m, p in source_files().items() if p.name == "__init__.py"}
+    assert found == listed, (sorted(found - listed), sorted(listed - found))

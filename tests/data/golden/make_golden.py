@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # tests/: conftest.py holds the builder
 
 from conftest import export_active_model  # noqa: E402
+
 from modspike.export.nir_export import export_graph  # noqa: E402
 from modspike.export.nir_import import import_nir  # noqa: E402
 from modspike.export.runner import build_runner  # noqa: E402
@@ -205,6 +206,10 @@ def make_training() -> None:
         for key, value in sorted(model.state_dict().items()):
             digest.update(key.encode())
             digest.update(value.detach().numpy().tobytes())
+        params = hashlib.sha256()  # learned parameters only: state_dict names of buffers changed
+        for key, value in sorted(model.named_parameters()):
+            params.update(key.encode())
+            params.update(value.detach().numpy().tobytes())
         tag = cell + "".join(f"-{k}={v}" for k, v in sorted(extra.items()))
         record[tag] = {
             "config": extra,
@@ -212,6 +217,7 @@ def make_training() -> None:
             "val_loss": [h["val_loss"] for h in metrics["history"]],
             "test_accuracy": metrics["test_accuracy"],
             "weights_sha256": digest.hexdigest(),
+            "parameters_sha256": params.hexdigest(),
         }
     (HERE / "training.json").write_text(json.dumps(record, indent=1) + "\n")
 

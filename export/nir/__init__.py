@@ -1,0 +1,1 @@
+"""NIR export and import of the network description (``docs/nir-extensions.md``)."""

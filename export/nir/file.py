@@ -1,0 +1,64 @@
+"""Reading a ``.nir`` (HDF5) file with typed errors: missing, truncated or corrupted files, unknown
+node types, shape (type) mismatches. Nothing else in modspike calls ``nir.read`` on a user's file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nir
+
+from modspike.errors import ModspikeError, NIRError
+
+NIR_PRIMITIVES = (
+    "Input Output Affine Linear Conv1d Conv2d Delay Flatten I IF LI LIF CubaLI CubaLIF Scale"
+    " SumPool2d AvgPool2d Threshold NIRGraph"
+).split()
+
+
+def _scan_node_types(group, where: str) -> None:
+    """Name the first node whose type NIR does not know (nir.read would fail with a bare assert)."""
+    if "type" not in group:
+        raise NIRError(f"{where}: node has no 'type'")
+    raw = group["type"][()]
+    tname = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    if tname not in NIR_PRIMITIVES:
+        raise NIRError(
+            f"node {where!r} has type {tname!r}, which is not a NIR primitive"
+            f" ({', '.join(NIR_PRIMITIVES[:-1])}); modspike cannot run it"
+        )
+    if tname == "NIRGraph":
+        if "nodes" not in group:
+            raise NIRError(f"{where}: graph without nodes")
+        for name, sub in group["nodes"].items():
+            _scan_node_types(sub, f"{where}/{name}" if where != "graph" else name)
+
+
+def read_nir_file(path: str | Path) -> nir.NIRGraph:
+    """``nir.read`` with typed errors: missing, truncated or corrupted files, unknown node types,
+    shape (type) mismatches."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise NIRError(f"{path}: no such NIR file")
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" not in f:
+                raise NIRError(f"{path}: not a NIR file (no 'node' group)")
+            _scan_node_types(f["node"], "graph")
+    except ModspikeError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on corrupt files
+        raise NIRError(f"{path}: not a readable NIR (HDF5) file ({_short(exc)})") from None
+    try:
+        graph = nir.read(path)
+    except Exception as exc:  # nir raises AssertionError, ValueError, KeyError, TypeError, ...
+        raise NIRError(f"{path}: invalid NIR graph ({_short(exc)})") from None
+    if not isinstance(graph, nir.NIRGraph):
+        raise NIRError(f"{path}: the file holds a single {type(graph).__name__}, not a graph")
+    return graph
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

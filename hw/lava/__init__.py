@@ -1,0 +1,1 @@
+"""Lava mapping of the network description: processes, graph, closed-loop session."""

@@ -1,0 +1,98 @@
+"""The LIF family on Lava's own neuron, ``LIFReset`` (nir-lava.md §1.6).
+
+fixed_pt: the integer parameters as they are (``du``, ``dv``, ``vth``, bias); the Dense shifts
+left by the layer's synaptic shift. floating_pt: Lava's float LIF ``u = u*(1-du) + a``,
+``v = v*(1-dv) + u + bias`` maps a NIR LIF ``v = beta*v + gain*(W s + b) + leak`` to ``du = 1``,
+``dv = 1 - beta``, ``bias = gain*b + leak`` and Dense weights ``gain*W``; a CubaLIF to
+``du = 1 - alpha`` and weights ``gain*gain_syn*W``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modspike.errors import HardwareError
+from modspike.step import fixed_shifts
+
+
+def dense_mantissas(fixed_weights) -> np.ndarray:
+    """Lava's fixed-point Dense drops the LSB of mixed-sign 8-bit weights: pass ``2q`` and shift
+    back by ``weight_exp = -1`` (exact, ``2q`` fits [-254, 254])."""
+    return 2 * np.asarray(fixed_weights.mantissa, dtype=np.int64)
+
+
+def uniform_shift(shift: np.ndarray, what: str) -> int:
+    values = np.unique(np.asarray(shift))
+    if values.size != 1:
+        raise HardwareError(f"{what}: per-neuron weight exponents need one Dense per exponent")
+    return int(values[0])
+
+
+def _no_recurrence(layer) -> None:
+    if layer.recurrent is not None:
+        raise HardwareError(
+            "recurrent LIF layers are not supported on Lava yet (LIFReset leaks the recurrent"
+            " input across samples); use an SRC-family layer or a feed-forward LIF"
+        )
+
+
+def fixed(layer, period: int, offset: int):
+    """``(LIFReset process, Dense weights, Dense weight_exp)`` of a quantised LIF / CubaLIF."""
+    from lava.proc.lif.process import LIFReset
+
+    _no_recurrence(layer)
+    p = layer.cell.fixed.params
+    lb = np.asarray(layer.cell.fixed.input_bias, dtype=np.int64)
+    if np.any(lb != 0):
+        if np.any(p.du != 4095) or np.any(np.asarray(p.bias) != 0):
+            raise HardwareError("a LIF input bias can only be mapped for plain LIF without v bias")
+        bias_mant, bias_exp = lb, 6  # du=4095: u = a_in << 6 is added to v once, as the bias is
+    else:
+        bias_mant, bias_exp = np.asarray(p.bias, dtype=np.int64), 0
+    n = layer.n
+    cell = LIFReset(
+        shape=(n,),
+        du=np.broadcast_to(np.asarray(p.du), (n,)).astype(np.int32),
+        dv=np.broadcast_to(np.asarray(p.dv), (n,)).astype(np.int32),
+        vth=np.broadcast_to(np.asarray(p.vth), (n,)).astype(np.int32),
+        bias_mant=np.broadcast_to(bias_mant, (n,)).astype(np.int32),
+        bias_exp=np.full(n, bias_exp, dtype=np.int32),
+        reset_interval=period,
+        reset_offset=offset % period,
+    )
+    shift, _ = fixed_shifts(layer)
+    # 2q << (shift - 1) == q << shift, or (2q) >> 1 for shift 0
+    weight_exp = uniform_shift(shift, f"layer {layer.name}") - 1
+    return cell, dense_mantissas(layer.synapse.fixed), weight_exp
+
+
+def floating(layer, period: int, offset: int):
+    """``(LIFReset process, Dense weights, 0)`` of a float LIF / CubaLIF."""
+    from lava.proc.lif.process import LIFReset
+
+    _no_recurrence(layer)
+    p = layer.cell.params
+    if np.any(np.asarray(p.v_reset) != 0):
+        raise HardwareError(f"{layer.name}: Lava's LIF resets to 0; v_reset must be 0")
+    n = layer.n
+    b = np.zeros(n) if layer.synapse.bias is None else np.asarray(layer.synapse.bias)
+    gain = np.asarray(p.gain, dtype=np.float64)
+    alpha = getattr(p, "alpha", None)
+    if alpha is None:
+        du, scale, bias = np.ones(n), gain, gain * b + np.asarray(p.leak)
+    else:
+        if np.any(b != 0):
+            raise HardwareError(f"{layer.name}: a CubaLIF synapse bias has no Lava LIF mapping")
+        du = 1.0 - np.asarray(alpha)
+        scale, bias = gain * np.asarray(p.gain_syn), np.asarray(p.leak)
+    cell = LIFReset(
+        shape=(n,),
+        du=du,
+        dv=1.0 - np.asarray(p.beta),
+        vth=np.asarray(p.threshold, dtype=np.float64),
+        bias_mant=bias.astype(np.float64),
+        bias_exp=np.zeros(n),
+        reset_interval=period,
+        reset_offset=offset % period,
+    )
+    return cell, scale[:, None] * np.asarray(layer.synapse.weight, dtype=np.float64), 0

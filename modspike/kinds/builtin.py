@@ -1,0 +1,14 @@
+"""The built-in kinds, registered by :mod:`modspike.registry` when it loads."""
+
+from .cells.brc.kind import BRC, NBRC
+from .cells.cubalif.kind import CUBALIF
+from .cells.i.kind import I_KIND
+from .cells.if_.kind import IF_KIND
+from .cells.li.kind import LI
+from .cells.lif.kind import LIF
+from .cells.msrc.kind import BSRC, MSRC
+from .cells.src.kind import SRC
+from .cells.threshold.kind import THRESHOLD
+from .synapses.dense.kind import DENSE
+
+BUILTIN = (SRC, MSRC, BSRC, LIF, CUBALIF, BRC, NBRC, LI, I_KIND, IF_KIND, THRESHOLD, DENSE)

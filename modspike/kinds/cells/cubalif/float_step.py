@@ -1,0 +1,105 @@
+"""Current-based LIF float dynamics: ``I = alpha*I + gain_syn*a``,
+``v = beta*v + gain*I + leak``, a spike where ``v > threshold``, reset at once.
+
+Written as snntorch 1.0's ``Synaptic`` (``reset_mechanism="zero"``, ``reset_delay=False``) computes
+it, so that training gives its spikes and gradients bit for bit: the reset to zero is
+``v - spike * v``, and the gradient flows through the spike's arctan surrogate as in snntorch. A
+file whose ``v_reset`` is not zero resets by selection instead (NIR's CubaLIF).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..lif.float_step import drop_legacy_keys
+from ..surrogate import arctan_spike
+
+
+class CubaLIFParams(NamedTuple):
+    alpha: torch.Tensor  # synaptic current decay per step
+    gain_syn: torch.Tensor
+    beta: torch.Tensor
+    gain: torch.Tensor
+    leak: torch.Tensor
+    threshold: torch.Tensor
+    v_reset: torch.Tensor | None  # None: reset to zero
+
+
+class CubaLIFState(NamedTuple):
+    syn: torch.Tensor
+    v: torch.Tensor
+
+
+def initial_state(batch: int, n: int, device=None, dtype=None) -> CubaLIFState:
+    z = torch.zeros((batch, n), device=device, dtype=dtype)
+    return CubaLIFState(z, z.clone())
+
+
+def prepare(p: CubaLIFParams, constants=None) -> CubaLIFParams:
+    v_reset = p.v_reset
+    if v_reset is not None and not bool(torch.any(v_reset != 0)):
+        v_reset = None
+    return p._replace(alpha=p.alpha.clamp(0, 1), beta=p.beta.clamp(0, 1), v_reset=v_reset)
+
+
+def step(a: torch.Tensor, state: CubaLIFState, p: CubaLIFParams, constants=None):
+    syn = p.alpha * state.syn + p.gain_syn * a
+    v = p.beta * state.v + p.gain * syn + p.leak
+    spikes = arctan_spike(v - p.threshold)
+    if p.v_reset is None:
+        v = v - spikes * v
+    else:
+        v = torch.where(spikes > 0, p.v_reset, v)
+    return spikes, CubaLIFState(syn, v)
+
+
+class CubaLIFCell(nn.Module):
+    """A CubaLIF layer for training: decays ``alpha``, ``beta`` and ``threshold`` are constants of
+    the run (legacy snntorch ``neuron.*`` buffers are checked and dropped on load)."""
+
+    def __init__(self, n: int, alpha: float = 0.8, beta: float = 0.9, threshold: float = 1.0):
+        super().__init__()
+        self.n = n
+        self.alpha, self.beta, self.threshold = float(alpha), float(beta), float(threshold)
+
+    def legacy_values(self) -> dict[str, float]:
+        return {"alpha": self.alpha, "beta": self.beta, "threshold": self.threshold}
+
+    def float_params(self) -> CubaLIFParams:
+        def t(x: float) -> torch.Tensor:
+            return torch.tensor(x, dtype=torch.float32)
+
+        one = t(1.0)
+        return CubaLIFParams(t(self.alpha), one, t(self.beta), one, t(0.0), t(self.threshold), None)
+
+    def network_params(self) -> CubaLIFParams:
+        """The exact per-neuron values (float64) for the network description."""
+        n, one, zero = self.n, np.ones(self.n), np.zeros(self.n)
+        full = np.full
+        return CubaLIFParams(
+            full(n, self.alpha),
+            one,
+            full(n, self.beta),
+            one.copy(),
+            zero,
+            full(n, self.threshold),
+            zero.copy(),
+        )
+
+    def initial_state(self, batch: int, device=None) -> CubaLIFState:
+        return initial_state(batch, self.n, device)
+
+    def forward(self, a: torch.Tensor, state: CubaLIFState):
+        return step(a, state, prepare(self.float_params()))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        drop_legacy_keys(state_dict, prefix, self.legacy_values())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def build(n: int, cfg) -> CubaLIFCell:
+    return CubaLIFCell(n, **cfg.cell_options)

@@ -1,0 +1,280 @@
+"""The trainable torch form of a network, and the :class:`~modspike.network.Network` it produces.
+
+:class:`TorchNetwork` holds the learnable parameters (one thin module per cell, from the cell
+kind) and runs the one step loop of :mod:`modspike.step` on them; :func:`to_network` freezes its
+parameters into the network description that every later stage reads. ``state_dict`` keys are an
+on-disk format (run directories): ``layers.k.synapse.weight``, ``layers.k.synapse.bias``,
+``layers.k.rec.weight``, ``layers.k.cell.<parameter>``, ``readout.weight``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from modspike import registry
+from modspike.encoding import ENCODINGS
+from modspike.errors import ConfigError
+from modspike.network import (
+    Cell,
+    Encoding,
+    Integration,
+    Layer,
+    Network,
+    Provenance,
+    Readout,
+    Synapse,
+)
+from modspike.step import Precision, Program, float_layer, float_ops, float_readout, run
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; saved as JSON beside its weights."""
+
+    cell: str = "src"
+    n_in: int = 64
+    hidden: int = 64
+    layers: int = 1
+    n_out: int = 10
+    recurrent: bool = False  # add a recurrent synaptic matrix per layer
+    detach_rec: bool = True  # SRC family: detach the recurrent state in the backward pass
+    hs0: str = "1.0"  # mSRC/BSRC: h_s0 init, a value or LO:HI (uniform)
+    learn_hs0: bool = True
+    cell_options: dict = field(default_factory=dict)  # constants overriding the defaults
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class TorchLayer(nn.Module):
+    """Synapse (``Linear``; with a bias only for kinds whose synapse carries it) -> cell, and
+    with ``recurrent=True`` the layer's previous output through ``W_rec`` (a graph cycle in NIR,
+    a one-step-delayed Dense in Lava)."""
+
+    def __init__(self, n_in: int, kind: registry.CellKind, cell: nn.Module, recurrent: bool):
+        super().__init__()
+        self.kind = kind
+        self.cell = cell
+        n_syn = cell.n * kind.in_multiplicity
+        self.synapse = nn.Linear(n_in, n_syn, bias=kind.synapse_bias)
+        if kind.floating.init_synapse is not None:
+            kind.floating.init_synapse(self.synapse.weight)
+        self.rec = nn.Linear(cell.n, n_syn, bias=False) if recurrent else None
+        if self.rec is not None:
+            nn.init.orthogonal_(self.rec.weight, gain=0.5)
+
+    def compiled(self, name: str, device=None):
+        rec = self.rec
+        return float_layer(
+            name,
+            self.kind,
+            registry.synapse("dense"),
+            self.synapse.weight,
+            self.synapse.bias,
+            None if rec is None else rec.weight,
+            None,
+            self.cell.float_params(),
+            getattr(self.cell, "constants", None),
+            device=device,
+        )
+
+
+class TorchNetwork(nn.Module):
+    """Input spikes (T, B, n_in) -> cell layers -> readout of the time-summed output (B, n_out)."""
+
+    static_input = False
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+        kind = registry.cell(cfg.cell)
+        build = registry.require(kind, "trainable", "training")
+        sizes = [cfg.n_in] + [cfg.hidden] * cfg.layers
+        self.layers = nn.ModuleList(
+            TorchLayer(sizes[k], kind, build(cfg.hidden, cfg), cfg.recurrent)
+            for k in range(cfg.layers)
+        )
+        self.readout = nn.Linear(cfg.hidden, cfg.n_out, bias=False)
+
+    def program(self, device=None) -> Program:
+        """The FLOAT program on the current parameters (with their gradients)."""
+        return program_of(self.layers, self.readout.weight, device)
+
+    def forward(self, spikes: torch.Tensor, record: bool = False):
+        """Returns logits; with ``record=True`` also the per-layer outputs, each (T, B, hidden)."""
+        prog = self.program(spikes.device)
+        out = run(prog, spikes, record=record)
+        logits = prog.readout(out.total, spikes.shape[0])
+        return (logits, out.records) if record else logits
+
+
+class NetworkModule(nn.Module):
+    """A :class:`Network` as a torch module (no learnable parameters): its FLOAT program, or its
+    FIXED program (integers in, float64 logits out) -- the form ``evaluate`` takes."""
+
+    static_input = False
+
+    def __init__(self, net: Network, precision: Precision = Precision.FLOAT):
+        super().__init__()
+        from modspike.step import compile
+
+        self.network, self.precision = net, precision
+        self.prog = compile(net, precision)
+        self.register_buffer("anchor", torch.zeros(0))  # carries the device
+
+    def forward(self, spikes: torch.Tensor, record: bool = False):
+        from modspike.step import int_to_tensor
+
+        if self.precision is Precision.FLOAT:
+            out = run(self.prog, spikes, record=record)
+            logits = self.prog.readout(out.total, spikes.shape[0])
+            return (logits, out.records) if record else logits
+        x = spikes.detach().cpu().numpy()
+        out = run(self.prog, x, record=record)
+        logits = torch.from_numpy(self.prog.readout(out.total, x.shape[0])).to(spikes.device)
+        if not record:
+            return logits
+        return logits, [
+            int_to_tensor(r, L.out_exp, spikes) for r, L in zip(out.records, self.prog.layers)
+        ]
+
+
+class ANN(nn.Module):
+    """The non-spiking baseline: a ReLU MLP of the same topology, on the static intensities."""
+
+    static_input = True
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+        sizes = [cfg.n_in] + [cfg.hidden] * cfg.layers
+        mods: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            mods += [nn.Linear(a, b), nn.ReLU()]
+        mods.append(nn.Linear(sizes[-1], cfg.n_out))
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x: torch.Tensor, record: bool = False):
+        logits = self.net(x)
+        return (logits, []) if record else logits
+
+
+ANN_NAME = "ann"
+"""The non-spiking baseline is a model family of its own, not a cell kind."""
+
+
+def is_ann(name: str) -> bool:
+    """Whether a ``--cell`` value names the ANN baseline rather than a cell kind."""
+    return name == ANN_NAME
+
+
+def model_names() -> list[str]:
+    """What ``--cell`` accepts: every trainable cell kind, and the ANN baseline."""
+    return [*registry.cell_names("trainable"), ANN_NAME]
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """A :class:`TorchNetwork` (or :class:`ANN` for ``cell='ann'``) from its config."""
+    if is_ann(cfg.cell):
+        return ANN(cfg)
+    if cfg.cell not in registry.cell_names("trainable"):
+        raise ConfigError(f"unknown cell {cfg.cell!r}; choose one of {', '.join(model_names())}")
+    return TorchNetwork(cfg)
+
+
+# --------------------------------------------------------------------------- -> Network
+
+
+def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().double().numpy()
+
+
+def cell_params(cell: nn.Module, kind: registry.CellKind, n: int):
+    """The cell's parameters as the kind's NamedTuple of per-neuron float64 arrays (a module may
+    define ``network_params()`` when its exact values are not its float32 tensors)."""
+    if hasattr(cell, "network_params"):
+        return cell.network_params()
+    values = []
+    for t in cell.float_params():
+        arr = _numpy(t)
+        values.append(None if arr is None else (np.full(n, float(arr)) if arr.ndim == 0 else arr))
+    return kind.float_params(*values)
+
+
+def network_of(
+    layers,
+    input_shape: tuple[int, ...],
+    readout: torch.Tensor | None = None,
+    encoding: Encoding | None = None,
+    dt: float = 1e-4,
+    provenance: Provenance | None = None,
+) -> Network:
+    """The float :class:`Network` of a stack of :class:`TorchLayer` s (parameters copied) and
+    an optional readout weight (summed over time, no bias)."""
+    dense = registry.synapse("dense")
+    out_layers: list[Layer] = []
+    shape = tuple(input_shape)
+    for k, layer in enumerate(layers):
+        kind, cell = layer.kind, layer.cell
+        synapse = Synapse(dense, _numpy(layer.synapse.weight), _numpy(layer.synapse.bias))
+        rec = None if layer.rec is None else Synapse(dense, _numpy(layer.rec.weight))
+        params = cell_params(cell, kind, cell.n)
+        out = (dense.out_shape(synapse, shape)[0] // kind.in_multiplicity,)
+        constants = getattr(cell, "constants", None)
+        cell_desc = Cell(kind, params, constants)
+        out_layers.append(Layer(f"layer{k}", synapse, cell_desc, rec, shape, out))
+        shape = out
+    return Network(
+        input_shape=tuple(input_shape),
+        layers=tuple(out_layers),
+        readout=None if readout is None else Readout(Synapse(dense, _numpy(readout))),
+        encoding=encoding or Encoding(),
+        dt=dt,
+        provenance=provenance or Provenance(),
+    )
+
+
+def to_network(
+    model: nn.Module,
+    encoding: Encoding | None = None,
+    dt: float = 1e-4,
+    provenance: Provenance | None = None,
+) -> Network:
+    """The float :class:`Network` of a trained :class:`TorchNetwork` (parameters copied)."""
+    if not isinstance(model, TorchNetwork):
+        raise ConfigError(
+            "only spiking networks have a network description; the ANN baseline is exported as"
+            " ONNX instead"
+        )
+    provenance = provenance or Provenance(model_config=model.config.to_dict())
+    return network_of(
+        model.layers, (model.config.n_in,), model.readout.weight, encoding, dt, provenance
+    )
+
+
+def program_of(layers, readout: torch.Tensor | None = None, device=None) -> Program:
+    """The FLOAT program of a stack of :class:`TorchLayer` s on their live parameters."""
+    compiled = tuple(layer.compiled(f"layer{k}", device) for k, layer in enumerate(layers))
+    head = None
+    if readout is not None:
+        head = float_readout(readout, None, Integration.SUM_OVER_TIME)
+    return Program(Precision.FLOAT, compiled, float_ops(device), head)
+
+
+def encoding_of(train_config: Any) -> Encoding:
+    """The input encoding a training config used (rate / latency code of intensities)."""
+    if train_config.encoding not in ENCODINGS:
+        raise ConfigError(f"unknown encoding {train_config.encoding!r}")
+    return Encoding(
+        train_config.encoding, train_config.steps, train_config.gain, train_config.prefix
+    )
