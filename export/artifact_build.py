@@ -8,7 +8,6 @@ import importlib.metadata
 from dataclasses import asdict
 from pathlib import Path
 
-import nir
 import numpy as np
 import torch
 
@@ -23,7 +22,7 @@ from modspike.artifact import (
 )
 from modspike.data import load_dataset
 from modspike.encoding import encode_batch, generator
-from modspike.errors import ArtifactError, ConfigError, ModspikeError, NIRError
+from modspike.errors import ArtifactError, ConfigError, ModspikeError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
 from modspike.kinds.nir_schema import DEFAULT_DT
 from modspike.network import NETWORK_SCHEMA, Network, Provenance, network_equal
@@ -33,7 +32,7 @@ from modspike.train.modules import encoding_of, is_ann, to_network
 from modspike.train.qat import fidelity
 from modspike.train.trainer import load_model
 
-from .nir.file import read_nir_file
+from .nir.file import read_nir_file, write_nir_file
 from .nir.read import from_nir, import_nir
 from .nir.write import to_nir
 from .onnx_export import check_onnx, export_onnx
@@ -164,7 +163,7 @@ def export_run(
     }
 
     def write_model(path: Path) -> None:
-        nir.write(path, graph)
+        write_nir_file(path, graph)
         _verify_nir(path, qnet, model, tcfg, data)
 
     writers = {MODEL_FILE: write_model}
@@ -217,12 +216,7 @@ def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = Non
     }
 
     def write_model(path: Path) -> None:
-        try:
-            nir.write(path, graph)
-        except Exception as exc:  # h5py / nir cannot serialise something in the foreign graph
-            raise NIRError(
-                f"{file}: cannot re-write the graph ({type(exc).__name__}: {exc})"
-            ) from None
+        write_nir_file(path, graph)
         import_nir(path)  # what we wrote must read back
 
     write_artifact(out, {MODEL_FILE: write_model}, manifest)

@@ -62,3 +62,14 @@ def read_nir_file(path: str | Path) -> nir.NIRGraph:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def write_nir_file(path: str | Path, graph: nir.NIRGraph) -> None:
+    """``nir.write`` with a typed error when the graph cannot be serialised (callers write into
+    a temporary folder that is discarded on failure)."""
+    try:
+        nir.write(path, graph)
+    except OSError as exc:  # disk full, permissions: the artifact writer cleans up
+        raise NIRError(f"{path}: cannot write the NIR file ({_short(exc)})") from None
+    except Exception as exc:  # h5py / nir cannot serialise something in the graph
+        raise NIRError(f"{path}: cannot write the graph ({_short(exc)})") from None

@@ -36,16 +36,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from modspike import registry
 from modspike.kinds.cells.msrc.float_step import (
     BSRC_CONSTANTS,
     BSRCCell,
     MSRCConstants,
     MSRCState,
-    msrc_step,
 )
-from modspike.kinds.cells.src.float_step import SRCConstants, SRCState, src_step
+from modspike.kinds.cells.src.float_step import SRCConstants, SRCState
 
-CELLS = ("src", "msrc", "bsrc")
 CLASSES = ("silent", "type1", "type2", "type2*", "bursting", "tonic", "depolarisation_block")
 SPIKE_LEVEL = 0.5
 REST, SPIKING, BLOCKED = 0, 1, 2
@@ -58,7 +57,6 @@ def _default_arg(cls: type, name: str) -> float:
 
 BSRC_DEFAULT_BIAS = _default_arg(BSRCCell, "b_init")
 BSRC_DEFAULT_HS0 = _default_arg(BSRCCell, "hs0_init")
-DEFAULT_DRIVES = {"src": (-6.0, 8.0, 141), "msrc": (0.0, 8.0, 201), "bsrc": (-2.0, 3.0, 101)}
 
 
 @dataclass(frozen=True)
@@ -85,21 +83,54 @@ class Protocol:
     burst_min_spikes: float = 3.0  # ... and at least this many spikes per burst on average
 
 
-PROTOCOLS = {
-    "src": Protocol(),
-    "msrc": Protocol(),
+@dataclass(frozen=True)
+class CellStudy:
+    """How the analysis treats one cell kind (the kind's arithmetic comes from the registry).
+
+    ``hs0``: default vertices (None: the kind has no ``h_s0``); ``bursting``: an ultraslow
+    variable whose bursts need long windows and break the ramp chaining of the bisection."""
+
+    constants: SRCConstants | MSRCConstants
+    drives: tuple[float, float, int]
+    protocol: Protocol = Protocol()
+    hs0: tuple[float, ...] | None = (1.0,)
+    bias: float = 0.0
+    bursting: bool = False
+
+
+STUDIES = {
+    "src": CellStudy(SRCConstants(), (-6.0, 8.0, 141), hs0=None),
+    "msrc": CellStudy(MSRCConstants(), (0.0, 8.0, 201)),
     # the ultraslow variable (tau ~ 1000 steps) needs long windows to see several bursts
-    "bsrc": Protocol(
-        rest_steps=3000,
-        hold=6000,
-        window=4000,
-        refine_hold=6000,
-        refine_window=3000,
-        tolerance=2e-5,
-        isi_offsets=(1e-2, 1e-4),
-        delay_steps=4000,
+    "bsrc": CellStudy(
+        BSRC_CONSTANTS,
+        (-2.0, 3.0, 101),
+        Protocol(
+            rest_steps=3000,
+            hold=6000,
+            window=4000,
+            refine_hold=6000,
+            refine_window=3000,
+            tolerance=2e-5,
+            isi_offsets=(1e-2, 1e-4),
+            delay_steps=4000,
+        ),
+        hs0=(BSRC_DEFAULT_HS0,),
+        bias=BSRC_DEFAULT_BIAS,
+        bursting=True,
     ),
 }
+"""The cell kinds the analysis studies, by registry name."""
+
+CELLS = tuple(STUDIES)
+PROTOCOLS = {name: study.protocol for name, study in STUDIES.items()}
+DEFAULT_DRIVES = {name: study.drives for name, study in STUDIES.items()}
+
+
+def study(cell: str) -> CellStudy:
+    if cell not in STUDIES:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+    return STUDIES[cell]
 
 
 @contextlib.contextmanager
@@ -126,22 +157,23 @@ def analysis_constants(
     cell: str, r: float | None = None, synapse_alpha: float = 0.0
 ) -> SRCConstants | MSRCConstants:
     """The cell's constants with the drive entering directly (no squash, no clamp, no detach)."""
-    if cell == "src":
-        base = SRCConstants()
-        return replace(
-            base,
-            alpha=synapse_alpha,
-            rho=None,
-            r=base.r if r is None else r,
-            bh_max=None,
-            detach_rec=False,
-        )
-    if cell in ("msrc", "bsrc"):
-        base = MSRCConstants() if cell == "msrc" else BSRC_CONSTANTS
-        return replace(
-            base, alpha=synapse_alpha, rho=None, r=base.r if r is None else r, detach_rec=False
-        )
-    raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+    base = study(cell).constants
+    no_clamp = {"bh_max": None} if hasattr(base, "bh_max") else {}
+    return replace(
+        base,
+        alpha=synapse_alpha,
+        rho=None,
+        r=base.r if r is None else r,
+        detach_rec=False,
+        **no_clamp,
+    )
+
+
+def cell_params(cell: str, bias: torch.Tensor, hs0: torch.Tensor):
+    """The kind's float parameters: the bias (and ``h_s0`` where the kind has one)."""
+    kind = registry.cell(cell)
+    values = dict(zip(kind.float_params._fields, (bias, hs0)))
+    return kind.float_params(**values)
 
 
 State = SRCState | MSRCState
@@ -162,19 +194,18 @@ class Population:
 
     def step(self, drive: torch.Tensor, state: State) -> State:
         a_in = (1.0 - self.constants.alpha) * drive
-        if self.cell == "src":
-            _, state = src_step(a_in, state, self.bias, self.constants)
-        else:
-            _, state = msrc_step(a_in, state, self.bias, self.hs0, self.constants)
+        kind = registry.cell(self.cell)
+        _, state = kind.floating.step(
+            a_in, state, cell_params(self.cell, self.bias, self.hs0), self.constants
+        )
         return state
 
     def initial_state(self, drive: torch.Tensor, h: float = -1.0) -> State:
         """Hyperpolarised start; the synapse current already at its steady value for ``drive``."""
         full = torch.full((self.n,), h, dtype=DTYPE)
         i = drive.to(DTYPE).clone()
-        if self.cell == "src":
-            return SRCState(i, full, full.clone())
-        return MSRCState(i, full, full.clone(), full.clone())
+        state_type = type(registry.cell(self.cell).floating.initial_state(1, 1))
+        return state_type(i, *(full.clone() for _ in state_type._fields[1:]))
 
     def select(self, idx: torch.Tensor) -> Population:
         return Population(self.cell, self.hs0[idx], self.bias[idx], self.constants)
@@ -528,7 +559,7 @@ def make_population(
 ) -> Population:
     consts = analysis_constants(cell, r, synapse_alpha)
     if bias is None:
-        bias = BSRC_DEFAULT_BIAS if cell == "bsrc" else 0.0
+        bias = study(cell).bias
     hs0_t = torch.as_tensor(np.nan_to_num(np.asarray(hs0, dtype=float)), dtype=DTYPE)
     return Population(cell, hs0_t, torch.full_like(hs0_t, float(bias)), consts)
 
@@ -550,13 +581,11 @@ def analyze(
     ``h_s0`` (one row). ``rest_drive`` (start of the delay steps) defaults to
     ``min(0, lowest drive)``.
     """
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
-    if cell == "src":
+    settings = study(cell)
+    if settings.hs0 is None:
         hs0_arr = np.array([np.nan])
     else:
-        default = [BSRC_DEFAULT_HS0] if cell == "bsrc" else [1.0]
-        hs0_arr = np.asarray(default if hs0 is None else hs0, dtype=float)
+        hs0_arr = np.asarray(list(settings.hs0) if hs0 is None else hs0, dtype=float)
     drive_arr = np.asarray(
         np.linspace(*DEFAULT_DRIVES[cell]) if drives is None else drives, dtype=float
     )
@@ -582,7 +611,7 @@ def _analyze(cell, hs0, drives, r, alpha, bias, rest, p: Protocol, progress: boo
 
     # the bisection adds its rounds to the total as it goes
     total = 2 * p.rest_steps + 2 * (p.ramp + p.hold) + p.isi_hold + p.delay_steps
-    total += p.refine_ramp if cell != "bsrc" else p.ramp
+    total += p.ramp if study(cell).bursting else p.refine_ramp
     bar = tqdm(total=total, desc=f"analyze {cell}", unit="step", disable=not progress)
 
     # 1. up-sweep from rest at the lowest drive
@@ -609,7 +638,7 @@ def _analyze(cell, hs0, drives, r, alpha, bias, rest, p: Protocol, progress: boo
     state_down = down.states().reshape(n_p, n_d).numpy()
 
     # 3. onset and offset, refined by bisection
-    chain = cell != "bsrc"
+    chain = not study(cell).bursting
     onset, offset, onset_res, below = _refine_edges(
         row,
         _Sweep(up_start, up_drive, up),
@@ -988,9 +1017,8 @@ def phase_field(
         i = torch.full((n,), float(drive), dtype=DTYPE)
         ht = torch.as_tensor(hh.ravel(), dtype=DTYPE)
         st = torch.as_tensor(ss.ravel(), dtype=DTYPE)
-        if cell == "src":
-            state = SRCState(i, ht, st)
-        else:
-            state = MSRCState(i, ht, st, torch.full((n,), float(hu), dtype=DTYPE))
+        state_type = type(registry.cell(cell).floating.initial_state(1, 1))
+        extra = [torch.full((n,), float(hu), dtype=DTYPE)] * (len(state_type._fields) - 3)
+        state = state_type(i, ht, st, *extra)  # (i, h, h_s[, h_u])
         new = pop.step(i, state)
     return (new.h - ht).numpy().reshape(hh.shape), (new.hs - st).numpy().reshape(hh.shape)

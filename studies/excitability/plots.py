@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
-from .analysis import SPIKING, Excitability, phase_field, trace  # noqa: E402
+from .analysis import SPIKING, Excitability, phase_field, study, trace  # noqa: E402
 
 CLASS_COLOURS = {
     "silent": "0.6",
@@ -231,7 +231,7 @@ def write_figures(
         if comparison is not None:
             name = f"heatmaps_synapse_alpha{comparison.synapse_alpha:g}.png"
             paths.append(heatmaps(comparison, out / name))
-    if res.cell == "bsrc":
+    if study(res.cell).bursting:
         bursting = [k for k in range(len(res.hs0)) if res.classes[k] == "bursting"]
         paths.append(burst_trace(res, out / "burst_trace.png", bursting[0] if bursting else 0))
     return paths
@@ -325,13 +325,13 @@ def write_report(
     from modspike.errors import ConfigError
     from modspike.rundir import atomic_directory, write_json
 
-    from .analysis import CELLS, DEFAULT_DRIVES, analyze
+    from .analysis import CELLS, DEFAULT_DRIVES, STUDIES, analyze
 
-    if cell not in CELLS:
+    if cell not in STUDIES:
         raise ConfigError(f"--cell {cell!r}: choose one of {', '.join(CELLS)}")
     if hs0 is not None and hs0_range is not None:
         raise ConfigError("give either --hs0 or --hs0-range, not both")
-    if cell == "src" and (hs0 is not None or hs0_range is not None):
+    if STUDIES[cell].hs0 is None and (hs0 is not None or hs0_range is not None):
         raise ConfigError("--hs0 / --hs0-range apply to msrc and bsrc; the SRC has no h_s0")
     hs0_values = (
         parse_list(hs0, "--hs0")

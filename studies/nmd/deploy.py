@@ -15,12 +15,12 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-import nir
 import torch
 
 from modspike.artifact import MODEL_FILE, load_manifest, write_artifact
 from modspike.errors import ArtifactError, ConfigError
 from modspike.export.artifact_build import open_artifact, tool_versions
+from modspike.export.nir.file import write_nir_file
 from modspike.export.nir.write import to_nir
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
 from modspike.network import Encoding, network_equal
@@ -53,7 +53,7 @@ def export_agent(agent: NMDAgent, agent_kwargs: dict, out: str | Path, bits: int
     graph = to_nir(qnet, info={"agent": deploy})
 
     def write_model(path: Path) -> None:
-        nir.write(path, graph)
+        write_nir_file(path, graph)
 
     def write_host(path: Path) -> None:
         state = {k: v.detach().cpu() for k, v in agent.state_dict().items()}
