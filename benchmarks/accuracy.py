@@ -38,10 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from modspike import registry
 from modspike.data import load_dataset
 from modspike.encoding import encode_batch
+from modspike.kinds.types import Output
 from modspike.train import trainer
-from modspike.train.cells import RECURRENT_CELLS
 from modspike.train.trainer import TrainConfig, train
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -177,6 +178,15 @@ def _stats(values: list[float]) -> dict:
     }
 
 
+def _spiking(cell: str) -> bool:
+    """Whether a ``--cell`` value names a spiking cell kind (the ANN and BRC / nBRC are not):
+    spiking kinds are those with a fixed-point model or binary output."""
+    if cell not in registry.cell_names():
+        return False
+    kind = registry.cell(cell)
+    return kind.output is Output.BINARY or kind.fixed is not None
+
+
 def summarise(cell: str, cfg: TrainConfig, runs: list[dict]) -> dict:
     out = {
         "cell": cell,
@@ -186,8 +196,9 @@ def summarise(cell: str, cfg: TrainConfig, runs: list[dict]) -> dict:
         "best_epoch": [r["best_epoch"] for r in runs],
         "seconds": _stats([r["seconds"] for r in runs]),
     }
-    # BRC / nBRC have a graded output in (-1, 1): "never active" would not mean "never spiking"
-    graded = cell in RECURRENT_CELLS
+    # non-spiking cells (BRC / nBRC: graded output in (-1, 1), no attractor of spikes): "never
+    # active" would not mean "never spiking"
+    graded = not _spiking(cell)
     never = [r["never_active"] for r in runs if r["never_active"] is not None]
     out["never_active"] = None if graded or not never else never
     for rule in ("min_val_loss", "last"):

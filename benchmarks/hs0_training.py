@@ -26,7 +26,7 @@ import torch
 
 from modspike.data import load_dataset
 from modspike.studies.excitability.analysis import analyze
-from modspike.train.network import build_model
+from modspike.train.modules import build_model
 from modspike.train.trainer import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent

@@ -18,12 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from modspike.cli import main as cli
 from modspike.data import load_dataset
 from modspike.export.artifact_build import open_artifact
-from modspike.export.runner import build_runner
 from modspike.hw.backends import simulate
 from modspike.hw.run_artifact import encode_split, run_artifact
 
@@ -39,20 +37,20 @@ def build_artifact(work: Path, cell: str = "src") -> Path:
 
 
 def split_spikes(art: Path):
-    """``(spec, input spikes (T, N, n_in), labels)`` of the digits test split, seed 0."""
-    artifact, spec = open_artifact(art)
+    """``(network, input spikes (T, N, n_in), labels)`` of the digits test split, seed 0."""
+    artifact, net = open_artifact(art)
     x, y = load_dataset("digits").split("test")
-    return spec, encode_split(artifact.manifest, x, seed=0), y
+    return net, encode_split(artifact.manifest, x, seed=0), y
 
 
 def large_batch(art: Path, samples: int = 4096) -> dict:
     """sim throughput on the test split tiled to >= ``samples`` (threads share the batch),
     the median of 5 runs."""
-    spec, spikes, _ = split_spikes(art)
+    net, spikes, _ = split_spikes(art)
     reps = -(-samples // spikes.shape[1])
     tiled = np.tile(spikes, (1, reps, 1))
-    simulate(spec.quantized, tiled[:, :64], "sim")  # warm-up
-    runs = [simulate(spec.quantized, tiled, "sim", record=False) for _ in range(5)]
+    simulate(net, tiled[:, :64], "sim")  # warm-up
+    runs = [simulate(net, tiled, "sim", record=False) for _ in range(5)]
     seconds = float(np.median([r.seconds for r in runs]))  # this machine is noisy: median of 5
     return {
         "samples": int(tiled.shape[1]),
@@ -65,13 +63,12 @@ def large_batch(art: Path, samples: int = 4096) -> dict:
 
 def float_agreement(art: Path) -> dict:
     """Float torch model vs Lava floating_pt on the whole test split: same predictions?"""
-    spec, spikes, y = split_spikes(art)
-    with torch.no_grad():
-        ref = build_runner(spec, "float")(torch.as_tensor(spikes, dtype=torch.float32)).numpy()
-    lava = simulate(spec, spikes, "lava-float", record=False)
+    net, spikes, y = split_spikes(art)
+    ref = simulate(net, spikes, "torch", record=False).logits
+    lava = simulate(net, spikes, "lava-float", record=False)
     same = lava.logits.argmax(1) == ref.argmax(1)
     return {
-        "cell": spec.layers[0].kind,
+        "cell": net.kinds[0],
         "samples": int(len(y)),
         "agreement": float(same.mean()),
         "accuracy_torch": float((ref.argmax(1) == y).mean()),

@@ -1,25 +1,13 @@
-"""Training step time of one SRC layer against one snntorch ``Leaky`` layer of the same size.
+"""Training step time of one layer of each cell kind against snntorch's ``Leaky`` of the same size.
 
 One step = forward over T time steps + backward, batch 128, T = 25, 64 inputs -> 64 neurons,
 followed (for every variant alike) by the readout the networks use: the layer's output summed
-over time, a linear readout to 10 classes and cross-entropy. All variants run in this one process,
+over time, a linear readout to 10 classes and cross-entropy. Our layers run through the package's
+one step loop (:func:`modspike.step.run`), as training does. All variants run in this one process,
 interleaved round by round (so slow phases of a shared machine hit every variant alike), and the
-median per variant is reported. The ratio to the snntorch ``Leaky`` layer is paired: in each
-round, the variant's time over ``Leaky``'s time in that round; the median of those ratios (and
-their interquartile range) is what the table shows, so that load from other processes on a shared
-machine cancels out instead of widening the spread.
-
-Variants:
-
-- ``lif``: our ``CellLayer`` around ``LIFCell`` (snntorch ``Leaky``, beta 0.9, reset to zero);
-  the reference of every ratio.
-- ``leaky_raw``: a bare ``nn.Linear`` + ``snn.Leaky()`` with snntorch's defaults (reset by
-  subtraction), to show that the wrapper costs nothing.
-- ``src``: ``CellLayer`` + ``SRCCell``, recurrent state detached (the default).
-- ``src_keep``: the same with ``detach_rec=False``.
-- ``msrc``: ``CellLayer`` + ``MSRCCell`` (learnable ``h_s0``), detached.
-- ``src_fast`` / ``msrc_fast``: a prototype of the same step arithmetic with fewer autograd
-  nodes (see :func:`src_step_fast`); checked against ``src_step`` / ``msrc_step`` before timing.
+median per variant is reported. The ratio to snntorch is paired: in each round, the variant's time
+over snntorch's time in that round; the median of those ratios (and their interquartile range) is
+what the table shows, so that load from other processes cancels out instead of widening the spread.
 
 Writes ``benchmarks/results/step_time.json`` and ``benchmarks/results/step_time.md``
 (``--quick``: 10 rounds, into ``benchmarks/results/quick/``).
@@ -34,173 +22,61 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import snntorch as snn
 import torch
 from torch import nn
 
-from modspike.train.cells import LIFCell, MSRCCell, SRCCell, SRCConstants
-from modspike.train.cells.msrc import MSRCConstants, MSRCState
-from modspike.train.cells.src import SRCState
-from modspike.train.network import CellLayer
+from modspike import registry
+from modspike.kinds.cells.lif.float_step import LIFCell
+from modspike.kinds.cells.msrc.float_step import MSRCCell
+from modspike.kinds.cells.src.float_step import SRCCell, SRCConstants
+from modspike.step import run
+from modspike.train.modules import TorchLayer, program_of
 
 RESULTS = Path(__file__).resolve().parent / "results"
-REFERENCE = "lif"
+REFERENCE = "snntorch"
 
 
-# --- prototype: the SRC / mSRC step with fewer autograd nodes -------------------------------------
-
-
-def relu_straight_through(h: torch.Tensor) -> torch.Tensor:
-    """``max(h, 0)`` forward, identity backward, without a Python ``autograd.Function``.
-
-    ``h - min(h, 0)`` is exactly ``max(h, 0)`` in floating point (``h - h == 0``), and the
-    subtracted term is detached, so the gradient is the identity, as in ``straight_through_relu``.
-    """
-    return h - h.detach().clamp(max=0)
-
-
-def src_step_fast(
-    a_in: torch.Tensor, state: SRCState, bh: torch.Tensor, c: SRCConstants
-) -> tuple[torch.Tensor, SRCState]:
-    """``src_step`` (detached recurrence, ``z = 0``) with the state-only arithmetic out of autograd.
-
-    With ``h[t-1]`` and ``h_s[t-1]`` detached, ``z_s``, the new slow state and the recurrent
-    terms ``r h + r_s h_s`` carry no gradient: compute them under ``no_grad``, so that autograd
-    records only the input synapse, two additions, the bias clamp, ``tanh`` and the ReLU.
-    The additions keep the reference order ``((x + r h) + r_s h_s) + b_h`` and hence its rounding.
-    """
-    assert c.detach_rec and c.z == 0.0 and c.rho is not None
-    i = c.alpha * state.i + a_in
-    x = c.rho * torch.tanh(i / c.rho)
-    with torch.no_grad():
-        h, hs = state.h, state.hs
-        zs = c.zs_hyp - (c.zs_hyp - c.zs_dep) * torch.sigmoid(c.zs_slope * (h - c.zs_mid))
-        hs_new = zs * hs + (1 - zs) * h
-        rh, rshs = c.r * h, c.rs * hs
-    bh_c = bh if c.bh_max is None else torch.clamp(bh, max=c.bh_max)
-    h_new = torch.tanh(x + rh + rshs + bh_c)
-    return relu_straight_through(h_new), SRCState(i, h_new.detach(), hs_new)
-
-
-def msrc_step_fast(
-    a_in: torch.Tensor, state: MSRCState, b: torch.Tensor, hs0: torch.Tensor, c: MSRCConstants
-) -> tuple[torch.Tensor, MSRCState]:
-    """``msrc_step`` (detached, no ultraslow term) restructured like :func:`src_step_fast`.
-
-    ``(h_s + h_s0)^2`` depends on the learnable ``h_s0`` and stays in the graph.
-    """
-    assert c.detach_rec and c.ru is None and c.rho is not None
-    i = c.alpha * state.i + a_in
-    x = c.rho * torch.tanh(i / c.rho)
-    with torch.no_grad():
-        h, hs = state.h, state.hs
-        zs = c.zs_hyp - (c.zs_hyp - c.zs_dep) * torch.sigmoid(c.zs_slope * (h - c.zs_mid))
-        hs_new = zs * hs + (1 - zs) * h
-        rh = c.r * h
-    h_new = torch.tanh(x + rh + c.rs * (hs + hs0) ** 2 + b)
-    return relu_straight_through(h_new), MSRCState(i, h_new.detach(), hs_new, state.hu)
-
-
-class _SRCStepFused(torch.autograd.Function):
-    """The detached SRC step as one autograd node: forward as ``src_step``, backward by hand.
-
-    The backward pass needs only ``d out/d pre = 1 - h^2`` (straight-through ReLU, ``tanh``),
-    ``d x/d i = 1 - tanh(i/rho)^2`` and the bias clamp's mask; autograd would otherwise record
-    about ten nodes per neuron step, and on a 128 x 64 layer their fixed cost dominates.
-    """
-
-    @staticmethod
-    def forward(ctx, a_in, i_prev, bh, h, hs, c: SRCConstants):  # noqa: D102
-        i = c.alpha * i_prev + a_in
-        th = torch.tanh(i / c.rho)
-        x = c.rho * th
-        zs = c.zs_hyp - (c.zs_hyp - c.zs_dep) * torch.sigmoid(c.zs_slope * (h - c.zs_mid))
-        bh_c = bh if c.bh_max is None else torch.clamp(bh, max=c.bh_max)
-        h_new = torch.tanh(x + c.r * h + c.rs * hs + bh_c)
-        hs_new = zs * hs + (1 - zs) * h
-        mask = torch.ones_like(bh) if c.bh_max is None else (bh <= c.bh_max).to(bh.dtype)
-        ctx.save_for_backward(th, h_new, mask)
-        ctx.alpha = c.alpha
-        ctx.mark_non_differentiable(h_new, hs_new)
-        return h_new.clamp(min=0), i, h_new, hs_new
-
-    @staticmethod
-    def backward(ctx, g_out, g_i, _g_h, _g_hs):  # noqa: D102
-        th, h_new, mask = ctx.saved_tensors
-        g_pre = g_out * (1 - h_new * h_new)
-        g_i_total = g_pre * (1 - th * th)
-        if g_i is not None:
-            g_i_total = g_i_total + g_i
-        g_bh = g_pre.sum(0) * mask
-        return g_i_total, ctx.alpha * g_i_total, g_bh, None, None, None
-
-
-def src_step_fused(
-    a_in: torch.Tensor, state: SRCState, bh: torch.Tensor, c: SRCConstants
-) -> tuple[torch.Tensor, SRCState]:
-    """``src_step`` (detached recurrence, ``z = 0``) through :class:`_SRCStepFused`."""
-    assert c.detach_rec and c.z == 0.0 and c.rho is not None
-    out, i, h_new, hs_new = _SRCStepFused.apply(a_in, state.i, bh, state.h, state.hs, c)
-    return out, SRCState(i, h_new, hs_new)
-
-
-class FusedSRCCell(SRCCell):
-    """``SRCCell`` whose forward uses :func:`src_step_fused`."""
-
-    def forward(self, a_in: torch.Tensor, state: SRCState) -> tuple[torch.Tensor, SRCState]:
-        return src_step_fused(a_in, state, self.bh, self.constants)
-
-
-class FastSRCCell(SRCCell):
-    """``SRCCell`` whose forward uses :func:`src_step_fast` (same parameters, same state)."""
-
-    def forward(self, a_in: torch.Tensor, state: SRCState) -> tuple[torch.Tensor, SRCState]:
-        return src_step_fast(a_in, state, self.bh, self.constants)
-
-
-class FastMSRCCell(MSRCCell):
-    """``MSRCCell`` whose forward uses :func:`msrc_step_fast`."""
-
-    def forward(self, a_in: torch.Tensor, state: MSRCState, modulation=None):
-        assert modulation is None
-        return msrc_step_fast(a_in, state, self.b, self.hs0, self.constants)
-
-
-# --- the layers under test -------------------------------------------------------------------------
-
-
-class RawLeaky(nn.Module):
-    """``nn.Linear`` + ``snn.Leaky(beta=0.9)`` with snntorch's defaults, the layer API of CellLayer."""
+class SnntorchLeaky(nn.Module):
+    """``nn.Linear`` + ``snn.Leaky(beta=0.9, reset_mechanism="zero")``, stepped by snntorch."""
 
     def __init__(self, n_in: int, n: int):
         super().__init__()
         self.fc = nn.Linear(n_in, n)
-        self.lif = snn.Leaky(beta=0.9)
+        self.lif = snn.Leaky(beta=0.9, reset_mechanism="zero")
         self.n = n
 
-    def initial_state(self, batch: int, device=None) -> torch.Tensor:
-        return torch.zeros(batch, self.n, device=device)
+    def outputs(self, spikes: torch.Tensor) -> list[torch.Tensor]:
+        mem = torch.zeros(spikes.shape[1], self.n)
+        outs = []
+        for t in range(spikes.shape[0]):
+            spk, mem = self.lif(self.fc(spikes[t]), mem)
+            outs.append(spk)
+        return outs
 
-    def forward(self, s_in: torch.Tensor, mem: torch.Tensor):
-        spk, mem = self.lif(self.fc(s_in), mem)
-        return spk, mem
+
+class OurLayer(nn.Module):
+    """A ``TorchLayer`` of one cell kind, stepped by the package's one loop (``step.run``)."""
+
+    def __init__(self, kind: str, n_in: int, cell: nn.Module):
+        super().__init__()
+        self.layer = TorchLayer(n_in, registry.cell(kind), cell, recurrent=False)
+
+    def outputs(self, spikes: torch.Tensor) -> list[torch.Tensor]:
+        return list(run(program_of([self.layer]), spikes).records[0])
 
 
 def make_layers(n_in: int, hidden: int) -> dict[str, nn.Module]:
     """One freshly initialised layer per variant (the seed fixes the weights)."""
     keep = SRCConstants(detach_rec=False)
     return {
-        "lif": CellLayer(n_in, LIFCell(hidden)),
-        "leaky_raw": RawLeaky(n_in, hidden),
-        "src": CellLayer(n_in, SRCCell(hidden)),
-        "src_keep": CellLayer(n_in, SRCCell(hidden, keep)),
-        "src_fast": CellLayer(n_in, FastSRCCell(hidden)),
-        "src_fused": CellLayer(n_in, FusedSRCCell(hidden)),
-        "msrc": CellLayer(n_in, MSRCCell(hidden)),
-        "msrc_fast": CellLayer(n_in, FastMSRCCell(hidden)),
+        "snntorch": SnntorchLeaky(n_in, hidden),
+        "lif": OurLayer("lif", n_in, LIFCell(hidden)),
+        "src": OurLayer("src", n_in, SRCCell(hidden)),
+        "src_keep": OurLayer("src", n_in, SRCCell(hidden, keep)),
+        "msrc": OurLayer("msrc", n_in, MSRCCell(hidden)),
     }
 
 
@@ -208,11 +84,8 @@ def run_layer(
     layer: nn.Module, readout: nn.Linear, spikes: torch.Tensor, labels: torch.Tensor
 ) -> torch.Tensor:
     """Forward over time, summed output, readout, cross-entropy; returns the loss."""
-    steps, batch = spikes.shape[:2]
-    state = layer.initial_state(batch)
-    total = spikes.new_zeros(batch, readout.in_features)
-    for t in range(steps):
-        out, state = layer(spikes[t], state)
+    total = spikes.new_zeros(spikes.shape[1], readout.in_features)
+    for out in layer.outputs(spikes):
         total = total + out
     return nn.functional.cross_entropy(readout(total), labels)
 
@@ -222,38 +95,6 @@ def train_step(layer, readout, spikes, labels) -> None:
     layer.zero_grad(set_to_none=True)
     readout.zero_grad(set_to_none=True)
     run_layer(layer, readout, spikes, labels).backward()
-
-
-# --- check that the prototype keeps the arithmetic ------------------------------------------------
-
-
-def check_fast_equivalence(spikes: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Max |difference| of loss and every gradient between the reference and the fast step."""
-    out: dict[str, float] = {}
-    pairs: list[tuple[str, Callable[[], nn.Module], Callable[[], nn.Module]]] = [
-        ("src_fast", lambda: SRCCell(64), lambda: FastSRCCell(64)),
-        ("src_fused", lambda: SRCCell(64), lambda: FusedSRCCell(64)),
-        ("msrc_fast", lambda: MSRCCell(64), lambda: FastMSRCCell(64)),
-    ]
-    for name, ref_cell, fast_cell in pairs:
-        torch.manual_seed(7)
-        ref = CellLayer(spikes.shape[-1], ref_cell())
-        fast = CellLayer(spikes.shape[-1], fast_cell())
-        fast.load_state_dict(ref.state_dict())
-        torch.manual_seed(8)
-        readout = nn.Linear(64, 10, bias=False)
-        diffs = []
-        losses = []
-        for layer in (ref, fast):
-            readout.zero_grad(set_to_none=True)
-            loss = run_layer(layer, readout, spikes, labels)
-            loss.backward()
-            losses.append(loss.detach())
-        diffs.append(float((losses[0] - losses[1]).abs()))
-        for p_ref, p_fast in zip(ref.parameters(), fast.parameters()):
-            diffs.append(float((p_ref.grad - p_fast.grad).abs().max()))
-        out[name] = max(diffs)
-    return out
 
 
 # --- profile ---------------------------------------------------------------------------------------
@@ -319,24 +160,15 @@ def to_markdown(result: dict) -> str:
             f"| {row['label']} | {row['median_ms']:.2f} | {row['q1_ms']:.2f}-{row['q3_ms']:.2f} "
             f"| {row['ratio']:.2f}x | {row['ratio_q1']:.2f}-{row['ratio_q3']:.2f} |"
         )
-    if result.get("fast_check_max_abs_diff"):
-        diffs = ", ".join(f"{k} {v:.1e}" for k, v in result["fast_check_max_abs_diff"].items())
-        lines += [
-            "",
-            f"Prototype check, max |loss or gradient difference| to the reference: {diffs}.",
-        ]
     return "\n".join(lines) + "\n"
 
 
 LABELS = {
-    "lif": "snntorch Leaky (LIFCell, reset to zero): reference",
-    "leaky_raw": "snntorch Leaky, bare (defaults, reset by subtraction)",
+    "snntorch": "snntorch Leaky (beta 0.9, reset to zero), stepped by snntorch: reference",
+    "lif": "LIF kind (snntorch's Leaky arithmetic), modspike's step loop",
     "src": "SRC, recurrence detached (default)",
     "src_keep": "SRC, detach_rec=False",
-    "src_fast": "SRC detached, prototype: state arithmetic outside autograd",
-    "src_fused": "SRC detached, prototype: one autograd node per step",
     "msrc": "mSRC (learnable h_s0), detached",
-    "msrc_fast": "mSRC detached, prototype fast step",
 }
 
 
@@ -367,7 +199,6 @@ def main(argv: list[str] | None = None) -> int:
         profile(args.variants, spikes, labels)
         return 0
 
-    check = check_fast_equivalence(spikes, labels)
     times = measure(args.variants, spikes, labels, rounds, args.warmup)
     variants = {}
     for name in args.variants:
@@ -404,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
         },
         "command": " ".join(["python", "benchmarks/step_time.py", *sys.argv[1:]]),
         "variants": variants,
-        "fast_check_max_abs_diff": check,
     }
     md = to_markdown(result)
     print(md)

@@ -21,31 +21,30 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from modspike import registry
+from modspike.step import run
 from modspike.studies.warmup import measure_vaa, warmup_
-from modspike.train.cells import BRCCell
-from modspike.train.network import CellLayer
+from modspike.train.modules import TorchLayer, program_of
 
 ROOT = Path(__file__).resolve().parent
 
 
 class CopyNet(nn.Module):
-    """Stacked BRC / nBRC ``CellLayer`` s and a linear readout of the last step."""
+    """Stacked BRC / nBRC layers and a linear readout of the last step."""
 
     def __init__(self, cell: str, hidden: int, layers: int, n_in: int = 1):
         super().__init__()
         sizes = [n_in] + [hidden] * layers
+        kind = registry.cell(cell)
         self.layers = nn.ModuleList(
-            CellLayer(a, BRCCell(hidden, neuromodulated=cell == "nbrc")) for a in sizes[:-1]
+            TorchLayer(a, kind, kind.floating.module(hidden, None), recurrent=False)
+            for a in sizes[:-1]
         )
         self.readout = nn.Linear(hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (T, B, n_in) -> (B,)
-        states = [layer.initial_state(x.shape[1]) for layer in self.layers]
-        for t in range(x.shape[0]):
-            s = x[t]
-            for k, layer in enumerate(self.layers):
-                s, states[k] = layer(s, states[k])
-        return self.readout(s).squeeze(-1)
+        out = run(program_of(self.layers, device=x.device), x)
+        return self.readout(out.records[-1][-1]).squeeze(-1)
 
 
 def copy_data(n: int, length: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
