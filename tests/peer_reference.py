@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import nir
 import numpy as np
 
-PRODUCERS = ("snntorch", "norse", "sinabs", "rockpool", "spyx")
+PRODUCERS = ("snntorch", "norse", "sinabs", "rockpool", "spyx", "spikingjelly")
 NEURONS = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI)
 
 
@@ -44,6 +44,7 @@ def semantics(producer: str, reset: str | None = None, dt: float | None = None) 
         "sinabs": Semantics("sinabs", 1.0, "subtract", multispike=True),
         "rockpool": Semantics("rockpool", 1e-3, "subtract", multispike=True),
         "spyx": Semantics("spyx", 1.0, "subtract"),
+        "spikingjelly": Semantics("spikingjelly", 1e-4, "zero"),
     }
     if producer not in defaults:
         raise ValueError(f"unknown producer {producer!r}; known: {', '.join(PRODUCERS)}")
@@ -258,6 +259,10 @@ def neuron_step(node, state: dict, i_in: np.ndarray, sem: Semantics) -> np.ndarr
             v = alpha * v + (1.0 - alpha) * r * i_in
             s = _fire(v, thr, sem)
             v = v - s * thr
+        elif p == "spikingjelly":  # LIFNode: plain forward Euler; fires at v >= threshold
+            v = v + dt / tau * (v_leak - v + r * i_in)
+            s = (v >= thr).astype(np.float64)
+            v = np.where(s > 0, _p(node, "v_reset", shape), v)
         elif p == "spyx":  # tau = 1/(1 - beta); spike read from v[t-1]; r holds beta (unused)
             beta = 1.0 - dt / tau
             s = (v > thr).astype(np.float64)

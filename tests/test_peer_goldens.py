@@ -45,8 +45,8 @@ def load(path: Path) -> tuple[nir.NIRGraph, dict[str, np.ndarray], dict[str, str
 
 def test_every_producer_has_goldens() -> None:
     producers = {p.parent.name for p in GOLDENS}
-    assert producers == {"snntorch", "norse", "sinabs", "rockpool", "spyx"}
-    assert len(GOLDENS) >= 15
+    assert producers == {"snntorch", "norse", "sinabs", "rockpool", "spyx", "spikingjelly"}
+    assert len(GOLDENS) >= 17
     total = sum(f.stat().st_size for f in DATA.rglob("*") if f.is_file())
     assert total < 3 * 2**20
 

@@ -659,6 +659,57 @@ def make_spyx() -> list[Golden]:
 
 
 # ----------------------------------------------------------------------------------------------
+# spikingjelly (2.0 needs Python >= 3.11: requirements-py311.txt)
+
+
+def make_spikingjelly() -> list[Golden]:
+    import torch
+    from spikingjelly.activation_based import functional, layer, neuron
+    from spikingjelly.activation_based.nir_exchange.to_nir import export_to_nir
+
+    dt = 1e-4  # export_to_nir's default
+    out: list[Golden] = []
+
+    def run_and_export(name, net, x, neuron_names):
+        functional.reset_net(net)
+        rec = torch_record(net, neuron_names, x, lambda xt: net(xt))
+        functional.reset_net(net)
+        graph = export_to_nir(net, torch.zeros((1, *x.shape[1:])), dt=dt)
+        functional.reset_net(net)
+        rec = {f"_{n}": s for n, s in rec.items()}  # nirtorch.torch_to_nir names nodes _0, _1...
+        return Golden(name, graph, x, rec[f"_{neuron_names[-1]}"], rec, {}, "zero", dt)
+
+    xd = dense_input()
+    w1, b1 = param((N_HID, N_IN), 10, 0.25, 0.5), param((N_HID,), 11, 0.0, 0.1)
+    w2, b2 = param((N_OUT, N_HID), 12, 0.05, 0.4), param((N_OUT,), 13, 0.0, 0.1)
+    net = torch.nn.Sequential(
+        layer.Linear(N_IN, N_HID),
+        neuron.LIFNode(tau=4.0),
+        layer.Linear(N_HID, N_OUT),
+        neuron.LIFNode(tau=6.0, decay_input=False),
+    )
+    set_linear(net[0], 3 * w1, 3 * b1)
+    set_linear(net[2], 0.6 * w2, 0.6 * b2)
+    out.append(run_and_export("dense_lif", net, xd, ["1", "3"]))
+
+    xc = conv_input()
+    net = torch.nn.Sequential(
+        layer.Conv2d(1, 4, 3, padding=1),
+        neuron.LIFNode(tau=4.0),
+        layer.AvgPool2d(2),
+        layer.Flatten(),
+        layer.Linear(64, N_OUT),
+        neuron.LIFNode(tau=4.0),
+    )
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(2 * param((4, 1, 3, 3), 20, 0.25, 0.4)))
+        net[0].bias.copy_(torch.from_numpy(2 * param((4,), 21, 0.0, 0.1)))
+    set_linear(net[4], 8 * param((N_OUT, 64), 22, 0.0, 0.25), param((N_OUT,), 23, 0, 0.1))
+    out.append(run_and_export("conv", net, xc, ["1", "5"]))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # driver
 
 PRODUCERS: dict[str, tuple[str, Callable[[], list[Golden]]]] = {
@@ -667,6 +718,7 @@ PRODUCERS: dict[str, tuple[str, Callable[[], list[Golden]]]] = {
     "sinabs": ("sinabs", make_sinabs),
     "rockpool": ("rockpool", make_rockpool),
     "spyx": ("spyx", make_spyx),
+    "spikingjelly": ("spikingjelly", make_spikingjelly),
 }
 
 
