@@ -5,7 +5,10 @@ Runs in a separate virtual environment that holds the producers (never in the pr
     python3 -m uv venv /work/peers-venv --python 3.10
     python3 -m uv pip install --python /work/peers-venv/bin/python \
         -r benchmarks/peers/requirements-py310.txt
-    /work/peers-venv/bin/python benchmarks/peers/make_peer_goldens.py [--only snntorch,norse]
+    /work/peers-venv/bin/python benchmarks/peers/make_peer_goldens.py \
+        --only snntorch,norse,sinabs,rockpool,spyx
+    # SpikingJelly 2.0 needs Python 3.11: a second venv from requirements-py311.txt, then
+    /work/peers-venv311/bin/python benchmarks/peers/make_peer_goldens.py --only spikingjelly
 
 For every producer that imports, the script builds small networks in the producer's own API with
 fixed parameters, runs them on a fixed input spike tensor, exports each with the producer's own
