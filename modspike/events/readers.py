@@ -1,0 +1,297 @@
+"""Readers (and small writers, for tests and round trips) of the standard event formats, from local
+files only: nothing here downloads.
+
+- **N-MNIST** (Orchard et al. 2015): one ``.bin`` file per sample, in ``Train/<digit>/`` and
+  ``Test/<digit>/``. Each event is a 40-bit big-endian record: byte 0 = x, byte 1 = y, then bit 23
+  = polarity (1 = ON) and bits 22..0 = timestamp in microseconds. A record with y = 240 is a
+  timestamp-overflow marker of the ATIS format: the reference decoder (Orchard's ``eventvision``,
+  copied by tonic's ``read_mnist_file``) adds 2**13 us to every later timestamp; we do the same.
+- **SHD** (Cramer et al. 2020): HDF5 with ``spikes/times`` (variable-length float arrays, seconds),
+  ``spikes/units`` (variable-length integer arrays, channel 0..699) and ``labels``.
+
+tonic decodes N-MNIST with no checks (and handles overflow markers in a loop whose cost grows with
+their number times the file length) and opens SHD files without closing them, so the product
+decodes with NumPy under explicit limits, and the tests check that it decodes exactly what tonic
+decodes. HDF5 files are treated as untrusted: read-only, no external links, no external or virtual
+storage, shapes checked before anything is read.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .types import (
+    EVENT_DTYPE,
+    MAX_EVENTS_PER_SAMPLE,
+    MAX_TIME_US,
+    Sensor,
+    check_events,
+    make_events,
+)
+
+NMNIST_SENSOR = Sensor(34, 34, 2)
+NMNIST_RECORD = 5
+NMNIST_OVERFLOW_Y = 240
+NMNIST_OVERFLOW_US = 2**13
+NMNIST_MAX_BYTES = NMNIST_RECORD * MAX_EVENTS_PER_SAMPLE
+NMNIST_SPLITS = {"train": "Train", "test": "Test"}
+
+SHD_UNITS = 700
+SHD_CLASSES = 20
+SHD_FILES = {"train": "shd_train.h5", "test": "shd_test.h5"}
+SHD_MAX_SAMPLES = 1_000_000
+H5_MAX_BYTES = 8 * 2**30
+
+
+# --- N-MNIST ----------------------------------------------------------------------------------
+
+
+def decode_nmnist(data: bytes, source: str = "N-MNIST data", sensor: Sensor = NMNIST_SENSOR):
+    """Events of one N-MNIST sample from the bytes of its ``.bin`` file."""
+    if len(data) > NMNIST_MAX_BYTES:
+        raise DataError(f"{source}: {len(data)} bytes, more than the {NMNIST_MAX_BYTES} allowed")
+    if len(data) % NMNIST_RECORD:
+        raise DataError(
+            f"{source}: {len(data)} bytes is not a whole number of 5-byte event records "
+            "(truncated file?)"
+        )
+    rec = np.frombuffer(data, dtype=np.uint8).reshape(-1, NMNIST_RECORD).astype(np.int64)
+    x, y = rec[:, 0], rec[:, 1]
+    t = ((rec[:, 2] & 0x7F) << 16) | (rec[:, 3] << 8) | rec[:, 4]
+    overflow = y == NMNIST_OVERFLOW_Y
+    if overflow.any():
+        t = t + NMNIST_OVERFLOW_US * np.cumsum(overflow)
+        keep = ~overflow
+        rec, x, y, t = rec[keep], x[keep], y[keep], t[keep]
+    events = make_events(x, y, t, rec[:, 2] >> 7)
+    return check_events(events, sensor, source)
+
+
+def encode_nmnist(events: np.ndarray) -> bytes:
+    """The ``.bin`` bytes of an event array (timestamps below 2**23 us, so no overflow marker)."""
+    if events.dtype != EVENT_DTYPE:
+        raise DataError(f"events must have dtype {EVENT_DTYPE}, got {events.dtype}")
+    x, y, t = (events[k].astype(np.int64) for k in ("x", "y", "t"))
+    if len(events) and (
+        x.min() < 0 or x.max() > 255 or y.min() < 0 or y.max() > 255 or (y == 240).any()
+    ):
+        raise DataError("N-MNIST records hold x and y in 0..255 (y = 240 is reserved)")
+    if len(events) and (t.min() < 0 or t.max() >= 2**23):
+        raise DataError("N-MNIST records hold timestamps in 0..2**23-1 us")
+    rec = np.empty((len(events), NMNIST_RECORD), dtype=np.uint8)
+    rec[:, 0], rec[:, 1] = x, y
+    rec[:, 2] = (events["p"].astype(np.int64) << 7) | (t >> 16)
+    rec[:, 3], rec[:, 4] = (t >> 8) & 0xFF, t & 0xFF
+    return rec.tobytes()
+
+
+def read_nmnist_file(path: str | Path, sensor: Sensor = NMNIST_SENSOR) -> np.ndarray:
+    """Events of one N-MNIST ``.bin`` file (size checked before it is read)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > NMNIST_MAX_BYTES:
+            raise DataError(f"{path}: {size} bytes, more than the {NMNIST_MAX_BYTES} allowed")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return decode_nmnist(data, str(path), sensor)
+
+
+def write_nmnist_file(path: str | Path, events: np.ndarray) -> None:
+    """Write one sample as an N-MNIST ``.bin`` file (whole or not at all)."""
+    _write_atomic(Path(path), encode_nmnist(events))
+
+
+def nmnist_files(root: str | Path, split: str) -> tuple[list[Path], np.ndarray]:
+    """The sample files of an N-MNIST split and their labels, in a fixed order.
+
+    ``root`` holds ``Train/`` and ``Test/`` (or lower-case), each with one folder per digit.
+    """
+    if split not in NMNIST_SPLITS:
+        raise DataError(f"unknown N-MNIST split {split!r}; choose train or test")
+    root = Path(root)
+    folder = next(
+        (root / n for n in (NMNIST_SPLITS[split], split) if (root / n).is_dir()),
+        None,
+    )
+    if folder is None:
+        raise DataError(
+            f"N-MNIST: no {NMNIST_SPLITS[split]}/ folder in {root} (expected Train/ and Test/, "
+            "each with one folder per digit 0..9 of .bin files; modspike never downloads data)"
+        )
+    paths, labels = [], []
+    for digit in range(10):
+        files = sorted((folder / str(digit)).glob("*.bin"))
+        paths += files
+        labels += [digit] * len(files)
+    if not paths:
+        raise DataError(f"N-MNIST: no .bin files under {folder}/0..9")
+    return paths, np.asarray(labels, dtype=np.int64)
+
+
+# --- SHD ------------------------------------------------------------------------------------
+
+
+def _open_untrusted_h5(path: Path):
+    """Open an HDF5 file read-only after refusing what could reach outside it."""
+    import h5py
+
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if size > H5_MAX_BYTES:
+        raise DataError(f"{path}: {size} bytes, more than the {H5_MAX_BYTES} allowed")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
+    outside: list[str] = []
+
+    def visit(name: str, link) -> None:
+        if isinstance(link, h5py.ExternalLink):
+            outside.append(name)
+        elif isinstance(link, h5py.HardLink):
+            obj = h5.get(name)
+            if isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
+                outside.append(name)
+
+    try:
+        h5.visititems_links(visit)
+    except Exception as exc:  # a broken tree: any h5py/HDF5 failure means a bad file
+        h5.close()
+        raise DataError(f"{path}: unreadable HDF5 structure ({exc})") from None
+    if outside:
+        h5.close()
+        raise DataError(
+            f"{path}: {', '.join(outside)} point(s) outside the file (external link or storage); "
+            "refused"
+        )
+    return h5
+
+
+def _h5_dataset(h5, key: str, source: str, kinds: str, vlen: bool):
+    import h5py
+
+    if not isinstance(h5.get(key, getlink=True), h5py.HardLink):
+        raise DataError(f"{source}: no dataset {key!r}")
+    ds = h5[key]
+    if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or len(ds) > SHD_MAX_SAMPLES:
+        raise DataError(
+            f"{source}: {key!r} must be a 1-D dataset of at most {SHD_MAX_SAMPLES} rows"
+        )
+    base = h5py.check_vlen_dtype(ds.dtype) if vlen else ds.dtype
+    if base is None or base.kind not in kinds:
+        want = "variable-length " if vlen else ""
+        raise DataError(f"{source}: {key!r} has type {ds.dtype}, expected {want}{kinds} numbers")
+    return ds
+
+
+def read_shd_file(
+    path: str | Path, n_units: int = SHD_UNITS, progress: bool = False
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Events and labels of an SHD file (``spikes/times`` in s -> ``t`` in us, unit -> ``x``)."""
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    sensor = Sensor(1, n_units, 1)
+    source = str(path)
+    h5 = _open_untrusted_h5(path)
+    try:
+        times = _h5_dataset(h5, "spikes/times", source, "f", vlen=True)
+        units = _h5_dataset(h5, "spikes/units", source, "iu", vlen=True)
+        labels_ds = _h5_dataset(h5, "labels", source, "iu", vlen=False)
+        n = len(labels_ds)
+        if len(times) != n or len(units) != n:
+            raise DataError(
+                f"{source}: {len(times)} spike-time rows, {len(units)} unit rows and {n} labels"
+            )
+        labels = labels_ds[()].astype(np.int64)
+        if n and (labels.min() < 0 or labels.max() >= SHD_CLASSES):
+            raise DataError(f"{source}: labels must lie in 0..{SHD_CLASSES - 1}")
+        samples = []
+        chunk = 1024
+        for start in tqdm(range(0, n, chunk), desc=path.name, unit="chunk", disable=not progress):
+            for i, (tt, uu) in enumerate(
+                zip(times[start : start + chunk], units[start : start + chunk])
+            ):
+                samples.append(_shd_events(tt, uu, sensor, f"{source} sample {start + i}"))
+    except DataError:
+        raise
+    except Exception as exc:  # h5py raises OSError/KeyError/ValueError on corrupt contents
+        raise DataError(f"{source}: unreadable SHD contents ({exc})") from None
+    finally:
+        h5.close()
+    return samples, labels
+
+
+def _shd_events(times: np.ndarray, units: np.ndarray, sensor: Sensor, source: str) -> np.ndarray:
+    if len(times) != len(units) or len(times) > MAX_EVENTS_PER_SAMPLE:
+        raise DataError(f"{source}: {len(times)} spike times for {len(units)} units")
+    times = np.asarray(times, dtype=np.float64)
+    if not np.all(np.isfinite(times)):
+        raise DataError(f"{source}: spike times must be finite")
+    units = np.asarray(units)
+    if len(units) and (units.min() < 0 or units.max() >= sensor.width):
+        raise DataError(f"{source}: units must lie in 0..{sensor.width - 1}")
+    t = np.round(times * 1e6)
+    if len(t) and (t.min() < 0 or t.max() > MAX_TIME_US):
+        raise DataError(f"{source}: spike times must lie in [0, {MAX_TIME_US / 1e6:g}] s")
+    events = make_events(units, np.zeros(len(t)), t.astype(np.int64), np.ones(len(t)))
+    return check_events(events, sensor, source)
+
+
+def write_shd_file(
+    path: str | Path, samples: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray
+) -> None:
+    """Write events (unit in ``x``) and labels in SHD's layout: float32 seconds, uint16 units."""
+    import h5py
+
+    if len(samples) != len(labels):
+        raise DataError(f"{len(samples)} samples but {len(labels)} labels")
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as h5:
+            t_ds = h5.create_dataset("spikes/times", (len(samples),), dtype=h5py.vlen_dtype("f4"))
+            u_ds = h5.create_dataset("spikes/units", (len(samples),), dtype=h5py.vlen_dtype("u2"))
+            for i, ev in enumerate(samples):
+                t_ds[i] = (ev["t"] / 1e6).astype(np.float32)
+                u_ds[i] = ev["x"].astype(np.uint16)
+            h5.create_dataset("labels", data=np.asarray(labels, dtype=np.uint16))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def shd_file(root: str | Path, split: str) -> Path:
+    """``root/shd_<split>.h5``, or a DataError naming the expected files."""
+    if split not in SHD_FILES:
+        raise DataError(f"unknown SHD split {split!r}; choose train or test")
+    path = Path(root) / SHD_FILES[split]
+    if not path.is_file():
+        raise DataError(
+            f"SHD: missing {path} (expected {' and '.join(SHD_FILES.values())} in {root}; "
+            "modspike never downloads data)"
+        )
+    return path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
