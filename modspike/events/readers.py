@@ -47,6 +47,7 @@ SHD_CLASSES = 20
 SHD_FILES = {"train": "shd_train.h5", "test": "shd_test.h5"}
 SHD_MAX_SAMPLES = 1_000_000
 H5_MAX_BYTES = 8 * 2**30
+KIND_NAMES = {"f": "floating-point", "iu": "integer"}
 
 
 # --- N-MNIST ----------------------------------------------------------------------------------
@@ -189,8 +190,8 @@ def _h5_dataset(h5, key: str, source: str, kinds: str, vlen: bool):
         )
     base = h5py.check_vlen_dtype(ds.dtype) if vlen else ds.dtype
     if base is None or base.kind not in kinds:
-        want = "variable-length " if vlen else ""
-        raise DataError(f"{source}: {key!r} has type {ds.dtype}, expected {want}{kinds} numbers")
+        want = ("variable-length " if vlen else "") + KIND_NAMES[kinds]
+        raise DataError(f"{source}: {key!r} has type {ds.dtype}, expected {want} numbers")
     return ds
 
 
