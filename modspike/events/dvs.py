@@ -106,7 +106,7 @@ class StandIn:
     jitter_px: float = 0.5  # uniform per-sample offset of the digit in x and y
     onset_us: int = 5_000  # still camera before the first saccade
     saccade_us: int = 100_000
-    step_us: int = 1_000  # scene sampling; 500 us changes the event count by under 2 %
+    step_us: int = 1_000  # scene sampling; 500 us: -1.6 % events (benchmarks/event_data.py)
     pixel: PixelModel = field(default_factory=PixelModel)
 
     @property
