@@ -6,6 +6,9 @@
 
 - ``nmnist``: ``data_dir`` holds N-MNIST's ``Train/`` and ``Test/`` folders;
 - ``shd``: ``data_dir`` holds ``shd_train.h5`` and ``shd_test.h5``;
+- ``dvs-gesture``: ``data_dir`` holds DVS Gesture's ``user*.aedat`` recordings, their
+  ``*_labels.csv`` and ``trials_to_train.txt`` / ``trials_to_test.txt``; one sample per labelled
+  gesture, its time counted from the gesture's start;
 - ``dvs-digits``: the generated stand-in (:mod:`modspike.events.dvs`), no files; its splits are
   those of :func:`modspike.data.load_digits_dataset` for the same ``split_seed``, which also
   seeds the generator.
@@ -26,20 +29,35 @@ from ..errors import DataError
 from .binning import Binning, BinStats, bin_events, make_binning
 from .dvs import StandIn, standin_events
 from .readers import (
+    GESTURE_CLASSES,
+    GESTURE_SENSOR,
     NMNIST_SENSOR,
     SHD_CLASSES,
     SHD_UNITS,
+    gesture_samples,
+    gesture_trials,
     nmnist_files,
+    read_gesture_labels,
     read_nmnist_file,
     read_shd_file,
     shd_file,
 )
 from .types import Sensor
 
-EVENT_DATASETS = ("nmnist", "shd", "dvs-digits")
+EVENT_DATASETS = ("nmnist", "shd", "dvs-gesture", "dvs-digits")
 # Default window and number of bins (one bin = one network step) of each data set.
-DEFAULT_DURATION_US = {"nmnist": 300_000, "shd": 1_000_000, "dvs-digits": StandIn().duration_us}
-DEFAULT_BINS = {"nmnist": 30, "shd": 100, "dvs-digits": 25}
+DEFAULT_DURATION_US = {
+    "nmnist": 300_000,
+    "shd": 1_000_000,
+    "dvs-gesture": 1_500_000,
+    "dvs-digits": StandIn().duration_us,
+}
+DEFAULT_BINS = {"nmnist": 30, "shd": 100, "dvs-gesture": 30, "dvs-digits": 25}
+LOCATIONS = {
+    "nmnist": "Train/ and Test/",
+    "shd": "shd_train.h5 and shd_test.h5",
+    "dvs-gesture": "user*.aedat, their _labels.csv and trials_to_train.txt / trials_to_test.txt",
+}
 MAX_BYTES = 4 * 2**30  # dense frames of all splits together
 
 
@@ -104,10 +122,13 @@ def load_event_dataset(
     if name == "dvs-digits":
         return _load_standin(split_seed, binning, val_fraction, limit, max_bytes, progress)
     if data_dir is None:
-        where = "Train/ and Test/" if name == "nmnist" else "shd_train.h5 and shd_test.h5"
         raise DataError(
             f"{name} is read from local files and never downloaded: pass a data folder holding "
-            f"{where}"
+            f"{LOCATIONS[name]}"
+        )
+    if name == "dvs-gesture":
+        return _load_gesture(
+            Path(data_dir), split_seed, binning, val_fraction, limit, max_bytes, progress
         )
     if name == "nmnist":
         return _load_nmnist(
@@ -250,3 +271,40 @@ def _load_shd(root, split_seed, binning, val_fraction, limit, max_bytes, progres
         events = (samples[i] for i in idx)
         arrays[key] = (_bin_all(len(idx), events, sensor, binning, stats[key]), y)
     return _result("shd", arrays, stats, sensor, binning, SHD_CLASSES)
+
+
+def _load_gesture(root, split_seed, binning, val_fraction, limit, max_bytes, progress):
+    """Labels first (to size the arrays), then one recording at a time, binned as it is cut."""
+    from tqdm.auto import tqdm
+
+    train_trials = gesture_trials(root, "train")
+    trials = train_trials + gesture_trials(root, "test")
+    n_train_trials = len(train_trials)
+    labels = [read_gesture_labels(csv)[:, 0] for _, csv in trials]
+    y = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    n_train = sum(len(lab) for lab in labels[:n_train_trials])
+    splits = _splits(
+        np.arange(n_train),
+        y[:n_train],
+        np.arange(n_train, len(y)),
+        y[n_train:],
+        split_seed,
+        val_fraction,
+        limit,
+    )
+    _check_size(splits, binning, GESTURE_SENSOR, max_bytes, "dvs-gesture")
+    frame = (binning.bins, *binning.frame_shape(GESTURE_SENSOR))
+    frames = {key: np.zeros((len(idx), *frame), np.uint8) for key, (idx, _) in splits.items()}
+    slot = {int(g): (key, i) for key, (idx, _) in splits.items() for i, g in enumerate(idx)}
+    stats = {key: BinStats() for key in splits}
+    first = np.cumsum([0] + [len(lab) for lab in labels])
+    for k in tqdm(range(len(trials)), desc="dvs-gesture", unit="recording", disable=not progress):
+        wanted = [g for g in range(first[k], first[k + 1]) if g in slot]
+        if not wanted:
+            continue
+        samples, _ = gesture_samples(*trials[k])
+        for g in wanted:
+            key, i = slot[g]
+            frames[key][i] = bin_events(samples[g - first[k]], GESTURE_SENSOR, binning, stats[key])
+    arrays = {key: (frames[key], y_) for key, (_, y_) in splits.items()}
+    return _result("dvs-gesture", arrays, stats, GESTURE_SENSOR, binning, GESTURE_CLASSES)

@@ -8,6 +8,14 @@ files only: nothing here downloads.
   copied by tonic's ``read_mnist_file``) adds 2**13 us to every later timestamp; we do the same.
 - **SHD** (Cramer et al. 2020): HDF5 with ``spikes/times`` (variable-length float arrays, seconds),
   ``spikes/units`` (variable-length integer arrays, channel 0..699) and ``labels``.
+- **DVS Gesture** (Amir et al. 2017): one AEDAT 3.1 file per recording (``userNN_<light>.aedat``)
+  with a ``..._labels.csv`` of ``class,startTime_usec,endTime_usec`` rows, listed in
+  ``trials_to_train.txt`` / ``trials_to_test.txt``. After a ``#`` text header, the file is a
+  sequence of packets: a 28-byte little-endian header (int16 type, int16 source, int32 event size,
+  int32 timestamp offset, int32 timestamp overflow, int32 capacity, int32 number, int32 valid)
+  followed by capacity x size bytes. Polarity events (type 1, 8 bytes) are a uint32 address
+  (bit 0 valid, bit 1 polarity, bits 2..16 y, bits 17..31 x) and an int32 timestamp; the full
+  time is ``overflow << 31 | timestamp``. Other packet types are skipped, as are invalid events.
 
 tonic decodes N-MNIST with no checks (and handles overflow markers in a loop whose cost grows with
 their number times the file length) and opens SHD files without closing them, so the product
@@ -296,3 +304,170 @@ def _write_atomic(path: Path, data: bytes) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# --- DVS Gesture (AEDAT 3.1) ----------------------------------------------------------------
+
+GESTURE_SENSOR = Sensor(128, 128, 2)
+GESTURE_CLASSES = 11
+GESTURE_LISTS = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}
+AEDAT_MAX_BYTES = 512 * 2**20  # 64M events; a recording of DVS Gesture is far smaller
+AEDAT_MAX_HEADER = 1 << 20
+AEDAT_PACKET = np.dtype(
+    [
+        ("type", "<i2"),
+        ("source", "<i2"),
+        ("size", "<i4"),
+        ("ts_offset", "<i4"),
+        ("ts_overflow", "<i4"),
+        ("capacity", "<i4"),
+        ("number", "<i4"),
+        ("valid", "<i4"),
+    ]
+)
+AEDAT_POLARITY = np.dtype([("address", "<u4"), ("t", "<i4")])
+
+
+def decode_aedat3(data: bytes, source: str = "AEDAT data", sensor: Sensor = GESTURE_SENSOR):
+    """Polarity events of an AEDAT 3.x file's bytes (header, then packets)."""
+    if len(data) > AEDAT_MAX_BYTES:
+        raise DataError(f"{source}: {len(data)} bytes, more than the {AEDAT_MAX_BYTES} allowed")
+    if not data.startswith(b"#!AER-DAT3"):
+        raise DataError(f"{source}: not an AEDAT 3 file (no '#!AER-DAT3' first line)")
+    pos = 0
+    while pos < len(data) and data[pos : pos + 1] == b"#":
+        end = data.find(b"\n", pos)
+        if end < 0 or end > AEDAT_MAX_HEADER:
+            raise DataError(f"{source}: unterminated or oversized text header")
+        pos = end + 1
+    chunks = []
+    while pos < len(data):
+        if len(data) - pos < AEDAT_PACKET.itemsize:
+            raise DataError(f"{source}: truncated packet header at byte {pos}")
+        head = np.frombuffer(data, AEDAT_PACKET, 1, pos)[0]
+        size, capacity = int(head["size"]), int(head["capacity"])
+        pos += AEDAT_PACKET.itemsize
+        if size < 1 or capacity < 0 or size * capacity > len(data) - pos:
+            raise DataError(
+                f"{source}: packet at byte {pos - AEDAT_PACKET.itemsize} claims {capacity} events "
+                f"of {size} bytes, beyond the end of the file"
+            )
+        if head["type"] == 1:
+            if size != AEDAT_POLARITY.itemsize:
+                raise DataError(f"{source}: polarity events of {size} bytes (expected 8)")
+            ev = np.frombuffer(data, AEDAT_POLARITY, capacity, pos)
+            ev = ev[(ev["address"] & 1) == 1]
+            if (ev["t"] < 0).any():
+                raise DataError(f"{source}: negative timestamps in a polarity packet")
+            t = (np.int64(head["ts_overflow"]) << 31) | ev["t"].astype(np.int64)
+            chunks.append((ev["address"].astype(np.int64), t))
+        pos += size * capacity
+    addr = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
+    t = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64)
+    x, y, p = (addr >> 17) & 0x7FFF, (addr >> 2) & 0x7FFF, (addr >> 1) & 1
+    if len(t) and (x.max() >= sensor.width or y.max() >= sensor.height):
+        raise DataError(
+            f"{source}: event coordinates up to x = {x.max()}, y = {y.max()} fall outside the "
+            f"{sensor.width}x{sensor.height} sensor"
+        )
+    if np.any(np.diff(t) < 0):
+        raise DataError(f"{source}: timestamps are not in non-decreasing order")
+    events = np.empty(len(t), dtype=EVENT_DTYPE)
+    events["x"], events["y"], events["t"], events["p"] = x, y, t, p.astype(bool)
+    return events
+
+
+def encode_aedat3(events: np.ndarray, packet: int = 4096) -> bytes:
+    """AEDAT 3.1 bytes of polarity events (timestamps below 2**31 us), ``packet`` per packet."""
+    if events.dtype != EVENT_DTYPE:
+        raise DataError(f"events must have dtype {EVENT_DTYPE}, got {events.dtype}")
+    if len(events) and not (0 <= events["t"].min() and events["t"].max() < 2**31):
+        raise DataError("this writer keeps timestamps in 0..2**31-1 us (no overflow packets)")
+    out = [b"#!AER-DAT3.1\r\n#Format: RAW\r\n#!END-HEADER\r\n"]
+    for start in range(0, len(events), packet):
+        ev = events[start : start + packet]
+        head = np.zeros(1, AEDAT_PACKET)
+        head["type"], head["size"], head["ts_offset"] = 1, 8, 4
+        head["capacity"] = head["number"] = head["valid"] = len(ev)
+        body = np.empty(len(ev), AEDAT_POLARITY)
+        x, y = ev["x"].astype(np.uint32), ev["y"].astype(np.uint32)
+        body["address"] = (x << 17) | (y << 2) | (ev["p"].astype(np.uint32) << 1) | 1
+        body["t"] = ev["t"]
+        out += [head.tobytes(), body.tobytes()]
+    return b"".join(out)
+
+
+def read_aedat3_file(path: str | Path, sensor: Sensor = GESTURE_SENSOR) -> np.ndarray:
+    """Polarity events of one AEDAT 3.x file (size checked before it is read)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > AEDAT_MAX_BYTES:
+            raise DataError(f"{path}: {size} bytes, more than the {AEDAT_MAX_BYTES} allowed")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return decode_aedat3(data, str(path), sensor)
+
+
+def read_gesture_labels(path: str | Path) -> np.ndarray:
+    """``(class - 1, start_us, end_us)`` rows of a DVS Gesture ``_labels.csv`` file."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or (number == 1 and line.lower().startswith("class")):
+            continue
+        try:
+            cls, start, end = (int(v) for v in line.split(","))
+        except ValueError:
+            raise DataError(
+                f"{path}:{number}: expected 'class,startTime_usec,endTime_usec'"
+            ) from None
+        if not (1 <= cls <= GESTURE_CLASSES and 0 <= start < end):
+            raise DataError(f"{path}:{number}: class must be 1..{GESTURE_CLASSES}, start < end")
+        rows.append((cls - 1, start, end))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def gesture_samples(
+    aedat: str | Path, labels_csv: str | Path
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """One recording cut into its labelled gestures, each with its time shifted to start at 0."""
+    events = read_aedat3_file(aedat)
+    rows = read_gesture_labels(labels_csv)
+    samples = []
+    for _, start, end in rows:
+        lo, hi = np.searchsorted(events["t"], [start, end])
+        sample = events[lo:hi].copy()
+        sample["t"] -= start
+        samples.append(sample)
+    return samples, rows[:, 0].copy()
+
+
+def gesture_trials(root: str | Path, split: str) -> list[tuple[Path, Path]]:
+    """``(recording, labels)`` paths of a DVS Gesture split, from ``trials_to_<split>.txt``."""
+    if split not in GESTURE_LISTS:
+        raise DataError(f"unknown DVS Gesture split {split!r}; choose train or test")
+    root = Path(root)
+    listing = root / GESTURE_LISTS[split]
+    if not listing.is_file():
+        raise DataError(
+            f"DVS Gesture: missing {listing} (expected {' and '.join(GESTURE_LISTS.values())} "
+            "beside the user*.aedat recordings; modspike never downloads data)"
+        )
+    trials = []
+    for name in listing.read_text().split():
+        aedat = root / name
+        if aedat.suffix != ".aedat" or aedat.name != name:
+            raise DataError(f"{listing}: {name!r} is not a .aedat file name in {root}")
+        labels = aedat.with_name(aedat.stem + "_labels.csv")
+        if not aedat.is_file() or not labels.is_file():
+            raise DataError(
+                f"DVS Gesture: {listing.name} lists {name}, but {aedat} or {labels} is missing"
+            )
+        trials.append((aedat, labels))
+    return trials
