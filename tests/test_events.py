@@ -328,6 +328,15 @@ def test_bad_binning_options_are_config_errors(kwargs):
         make_binning(duration, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"val_fraction": 1.0}, {"limit": 0}, {"polarity": "on"}, {"bins": 10, "bin_us": 1000}],
+)
+def test_bad_data_set_options_are_config_errors(kwargs):
+    with pytest.raises(ConfigError):
+        load_event_dataset("dvs-digits", progress=False, **kwargs)
+
+
 def test_the_encoding_records_the_binning():
     enc = make_binning(300_000, bins=30, downsample=2).encoding(NMNIST_SENSOR, "nmnist")
     assert enc["name"] == "events" and enc["bins"] == 30 and enc["bin_us"] == 10_000

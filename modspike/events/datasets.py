@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import _split_train_val
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .binning import Binning, BinStats, bin_events, make_binning
 from .dvs import StandIn, standin_events
 from .readers import (
@@ -107,14 +107,17 @@ def load_event_dataset(
     ``bins`` or ``bin_us`` (default: ``DEFAULT_BINS[name]``) and ``duration_us`` (default:
     ``DEFAULT_DURATION_US[name]``) fix the clock, see :mod:`modspike.events.binning`. ``limit``
     keeps at most that many samples of each split (a seeded random subset, for quick runs).
-    Refuses, before reading any sample, frames that would take more than ``max_bytes``.
+    Refuses frames that would take more than ``max_bytes`` before allocating them (for N-MNIST,
+    DVS Gesture and the stand-in before reading or generating any sample).
     """
     if name not in EVENT_DATASETS:
         raise DataError(
             f"unknown event data set {name!r}; choose one of {', '.join(EVENT_DATASETS)}"
         )
     if limit is not None and limit < 1:
-        raise DataError(f"limit must be >= 1, got {limit}")
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if bins is None and bin_us is None:
         bins = DEFAULT_BINS[name]
     duration = DEFAULT_DURATION_US[name] if duration_us is None else duration_us

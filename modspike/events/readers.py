@@ -311,7 +311,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 GESTURE_SENSOR = Sensor(128, 128, 2)
 GESTURE_CLASSES = 11
 GESTURE_LISTS = {"train": "trials_to_train.txt", "test": "trials_to_test.txt"}
-AEDAT_MAX_BYTES = 512 * 2**20  # 64M events; a recording of DVS Gesture is far smaller
+AEDAT_MAX_BYTES = 512 * 2**20  # at most 64M polarity events in one recording
 AEDAT_MAX_HEADER = 1 << 20
 AEDAT_PACKET = np.dtype(
     [
@@ -370,6 +370,8 @@ def decode_aedat3(data: bytes, source: str = "AEDAT data", sensor: Sensor = GEST
             f"{source}: event coordinates up to x = {x.max()}, y = {y.max()} fall outside the "
             f"{sensor.width}x{sensor.height} sensor"
         )
+    if len(t) and t.max() > MAX_TIME_US:
+        raise DataError(f"{source}: timestamps beyond {MAX_TIME_US} us")
     if np.any(np.diff(t) < 0):
         raise DataError(f"{source}: timestamps are not in non-decreasing order")
     events = np.empty(len(t), dtype=EVENT_DTYPE)
@@ -444,7 +446,7 @@ def gesture_samples(
         lo, hi = np.searchsorted(events["t"], [start, end])
         sample = events[lo:hi].copy()
         sample["t"] -= start
-        samples.append(sample)
+        samples.append(check_events(sample, GESTURE_SENSOR, f"{aedat} gesture at {start} us"))
     return samples, rows[:, 0].copy()
 
 
