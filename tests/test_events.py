@@ -303,6 +303,12 @@ def test_downsampling_sums_blocks_and_merge_folds_polarity():
     assert np.array_equal(merged[:, 0], full.sum(axis=1))
 
 
+def test_events_outside_the_sensor_are_refused_by_binning():
+    ev = make_events([3, 34], [1, 1], [10, 20], [1, 0])
+    with pytest.raises(DataError, match="outside the 34x34 sensor"):
+        bin_events(ev, NMNIST_SENSOR, make_binning(1000, bins=2))
+
+
 def test_counts_saturate_at_255_and_are_reported():
     ev = make_events(np.ones(300), np.ones(300), np.arange(300), np.ones(300))
     stats = BinStats()

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from .types import Sensor
+from .types import Sensor, check_events
 
 POLARITY_MODES = ("split", "merge")
 MAX_BINS = 100_000
@@ -123,7 +123,9 @@ class BinStats:
 def bin_events(
     events: np.ndarray, sensor: Sensor, binning: Binning, stats: BinStats | None = None
 ) -> np.ndarray:
-    """Dense counts ``(T, C, H', W')`` as uint8 from one sample's (checked) events."""
+    """Dense counts ``(T, C, H', W')`` as uint8 from one sample's events (checked against the
+    sensor first: a coordinate outside it would land in another cell)."""
+    check_events(events, sensor, "events to bin")
     c, h, w = binning.frame_shape(sensor)
     t_count = binning.bins
     t = events["t"]
