@@ -30,7 +30,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--profile",
         default="loihi",
-        help="SNN energy profile: loihi, spinnaker2 or a TOML path (default: loihi)",
+        help="SNN energy profile: loihi, spinnaker2_proto28, seneca_22nm or a TOML path (default: loihi)",
     )
     p.add_argument(
         "--ann-profile",

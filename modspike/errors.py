@@ -43,3 +43,7 @@ class HardwareError(ModspikeError):
 
 class EnergyProfileError(ModspikeError):
     """An energy cost profile is missing, lacks a required key or holds a non-numeric value."""
+
+
+class EnergyRatioError(ModspikeError):
+    """Two energies that are not like for like: different tiers, constant sets or scopes."""

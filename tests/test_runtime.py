@@ -103,8 +103,10 @@ def test_profile_errors(tmp_path):
     p.write_text('[cost]\nsynop = "cheap"\n')
     with pytest.raises(EnergyProfileError, match="not a number"):
         load_profile(p)
-    for name in ("loihi", "horowitz45", "spinnaker2"):
+    for name in ("loihi", "horowitz45", "spinnaker2_proto28"):
         assert load_profile(name)["cost"]
+    with pytest.raises(EnergyProfileError, match="renamed"):
+        load_profile("spinnaker2")
 
 
 def test_onnx_macs(tmp_path):
@@ -116,7 +118,7 @@ def test_onnx_macs(tmp_path):
     torch.onnx.export(net, torch.zeros(1, 4), str(p), dynamo=False)
     rows = onnx_macs(p)
     assert [r["macs"] for r in rows] == [4 * 5, 5 * 3]  # 20 and 15 MACs
-    assert ann_energy(rows)["total"] == pytest.approx(35 * 0.23)
+    assert ann_energy(rows)["total"] == pytest.approx(35 * (0.2 + 0.1))  # 8-bit mult, 32-bit add
     assert ann_energy(rows, "fp32")["total"] == pytest.approx(35 * 4.6)
 
 
