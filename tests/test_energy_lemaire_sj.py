@@ -20,10 +20,11 @@ torch = pytest.importorskip("torch")
 
 from importlib.metadata import version  # noqa: E402
 
-from modspike.runtime.energy_facts import AnnLayerFacts, LayerFacts, ReadoutFacts  # noqa: E402
-from modspike.runtime.energy_lemaire import lemaire_ann, lemaire_snn  # noqa: E402
 from spikingjelly.activation_based import layer, neuron  # noqa: E402
 from torch import nn  # noqa: E402
+
+from modspike.runtime.energy_facts import AnnLayerFacts, LayerFacts, ReadoutFacts  # noqa: E402
+from modspike.runtime.energy_lemaire import lemaire_ann, lemaire_snn  # noqa: E402
 
 if version("spikingjelly") != "2.0.0":
     pytest.skip("the reference is SpikingJelly 2.0.0 exactly", allow_module_level=True)

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from modspike.errors import ConfigError, EnergyProfileError, EnergyRatioError
 from modspike.runtime.energy import builtin_profiles, load_profile
 from modspike.runtime.energy_counts import (
     ann_layer_activity,
@@ -43,8 +45,6 @@ from modspike.runtime.energy_result import (
     with_static,
 )
 from modspike.runtime.energy_tech import technology
-
-from modspike.errors import ConfigError, EnergyProfileError, EnergyRatioError
 
 
 def close(actual: float, printed: str | float, rounded_integer: bool = False) -> None:
@@ -633,18 +633,23 @@ def test_layer_events_by_hand():
 def test_events_against_neurobench_counters():
     """Our synaptic events read every stored weight; NeuroBench's effective SynOps skip zero
     weights: equal without zero weights, and never more."""
-    from modspike.runtime.counters import LayerDesc, count_layers
+    from conftest import build_network, lif_params
+
+    from modspike.runtime.counters import count_layers
+
+    def net(w):
+        return build_network([("lif", w, lif_params(w.shape[0]), None)])
 
     rng = np.random.default_rng(1)
     x = (rng.random((5, 3, 20)) < 0.3).astype(float)
     out = (rng.random((5, 3, 8)) < 0.3).astype(float)
     w = rng.normal(size=(8, 20))
-    nb = count_layers([LayerDesc(w)], x, [out])[0]
+    nb = count_layers(net(w), x, [out])[0]
     ev = spiking_layer_events(x, out, w)
     assert ev["synaptic_events"].tolist() == nb["effective"].tolist()
     assert ev["spikes"].tolist() == nb["spikes"].tolist()
     w[:, :5] = 0
-    nb = count_layers([LayerDesc(w)], x, [out])[0]
+    nb = count_layers(net(w), x, [out])[0]
     assert np.all(spiking_layer_events(x, out, w)["synaptic_events"] >= nb["effective"])
 
 
