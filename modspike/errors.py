@@ -43,3 +43,7 @@ class HardwareError(ModspikeError):
 
 class EnergyProfileError(ModspikeError):
     """An energy cost profile is missing, lacks a required key or holds a non-numeric value."""
+
+
+class PlasticityError(ModspikeError):
+    """A learning rule or plastic connection has parameters the learning engine cannot represent."""
