@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from modspike.hw.lava_support import import_lava
 
 from modspike.errors import HardwareError, PlasticityError
+from modspike.hw.lava_support import import_lava
 from modspike.plasticity.rules import Factor, LearningRule, Product, Trace
 from modspike.plasticity.sim import RECORDED, PlasticNet
 
@@ -105,6 +105,7 @@ def _build(net: PlasticNet, steps: int, workdir: Path, index: int):
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
     from lava.utils.weightutils import SignMode
+
     from modspike.hw.plastic_process import RecordedLearningDense, RewardLIF
 
     params = net.params
@@ -168,6 +169,7 @@ def run_lava(
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.monitor.process import Monitor
+
     from modspike.hw.plastic_process import MAX_JOIN, SpikeJoin
 
     if len(nets) > MAX_JOIN:

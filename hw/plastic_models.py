@@ -10,6 +10,7 @@ recording post-management phase. (``implements_process = None`` in the class bod
 from __future__ import annotations
 
 import numpy as np
+
 from modspike.hw.lava_support import import_lava
 
 import_lava()
@@ -22,6 +23,7 @@ from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
 from lava.proc.dense.models import PyLearningDenseModelBitApproximate  # noqa: E402
 from lava.proc.lif.models import AbstractPyLifModelFixed, PyLearningLIFModelFixed  # noqa: E402
+
 from modspike.hw.plastic_process import (  # noqa: E402
     MAX_JOIN,
     RecordedLearningDense,

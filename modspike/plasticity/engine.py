@@ -26,6 +26,7 @@ that counters can look at the state in between (:mod:`.counters`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -117,8 +118,10 @@ class RandomStreams(NamedTuple):
         return (len(self.x_decay) - 1) // 2
 
 
-def random_streams(rule: LearningRule, n_steps: int) -> RandomStreams:
-    """The random numbers a run of ``n_steps`` time steps uses."""
+def random_streams(rule: LearningRule, n_steps: int, conn_seed: int = CONN_SEED) -> RandomStreams:
+    """The random numbers a run of ``n_steps`` time steps uses (``conn_seed``: Lava always uses 2;
+    another value draws a different stream for the synaptic-variable rounding, for studies of the
+    rounding noise)."""
     if n_steps < 0:
         raise PlasticityError(f"n_steps {n_steps} must be >= 0")
     s = rule.rng_seed
@@ -131,7 +134,7 @@ def random_streams(rule: LearningRule, n_steps: int) -> RandomStreams:
     def ints(seed: int) -> np.ndarray:
         return np.random.default_rng(seed).integers(0, 2**7, size=k, dtype=int).astype(np.int64)
 
-    return RandomStreams(unit(s, k), ints(s + 1), unit(s + 2, k), ints(s + 3), unit(CONN_SEED, m))
+    return RandomStreams(unit(s, k), ints(s + 1), unit(s + 2, k), ints(s + 3), unit(conn_seed, m))
 
 
 def _as_int_matrix(name: str, a, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -197,6 +200,7 @@ def initial_state(weights, params: EngineParams, tag_1=None, tag_2=None) -> Plas
 # --------------------------------------------------------------------------- traces
 
 
+@functools.lru_cache(maxsize=256)
 def _impulse_parts(impulse: float) -> tuple[int, int]:
     """Lava's ``_decompose_impulses``: integer part and fraction in 1/256 (rounded half to even)."""
     i = int(np.floor(impulse))
@@ -281,16 +285,18 @@ def spike_phase(
     # pre spikes: a second spike within the epoch adds its impulse now (random = 0 in Lava)
     x1, x2, tx = state.x1.copy(), state.x2.copy(), state.tx.copy()
     multi = (tx > 0) & pre
-    x1[multi] = add_impulse(x1[multi], 0, rule.x1.impulse)
-    x2[multi] = add_impulse(x2[multi], 0, rule.x2.impulse)
+    if multi.any():
+        x1[multi] = add_impulse(x1[multi], 0, rule.x1.impulse)
+        x2[multi] = add_impulse(x2[multi], 0, rule.x2.impulse)
     tx[pre] = within
     # post spikes (after the first advance of the trace generators)
     y1, y2, y3, ty = state.y1.copy(), state.y2.copy(), state.y3.copy(), state.ty.copy()
     multi = (ty > 0) & post
-    r = int(streams.y_impulse[2 * t - 1])
-    y1[multi] = add_impulse(y1[multi], r, rule.y1.impulse)
-    y2[multi] = add_impulse(y2[multi], r, rule.y2.impulse)
-    y3[multi] = add_impulse(y3[multi], r, rule.y3.impulse)
+    if multi.any():
+        r = int(streams.y_impulse[2 * t - 1])
+        y1[multi] = add_impulse(y1[multi], r, rule.y1.impulse)
+        y2[multi] = add_impulse(y2[multi], r, rule.y2.impulse)
+        y3[multi] = add_impulse(y3[multi], r, rule.y3.impulse)
     ty[post] = within
     if rule.three_factor:
         if y is None:
@@ -318,11 +324,13 @@ def trace_history(
     hist = np.zeros((t_epoch + 1,) + values.shape, dtype=np.int64)
     hist[0] = values
     for s in range(1, t_epoch + 1):
+        ids = spike_times == s
+        hit = ids.any()
         for k, (tau, imp) in enumerate(zip(taus, impulses)):
             if tau != 0:
                 hist[s, k] = decay_trace(hist[s - 1, k], tau, rnd_decay)
-            ids = spike_times == s
-            hist[s, k, ids] = add_impulse(hist[s, k, ids], rnd_imp, imp)
+            if hit:
+                hist[s, k, ids] = add_impulse(hist[s, k, ids], rnd_imp, imp)
     return hist
 
 

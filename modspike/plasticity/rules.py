@@ -74,7 +74,11 @@ class Factor:
 
 @dataclass(frozen=True)
 class Product:
-    """``mantissa * 2**exponent * dependency * factors...`` (one term of a sum of products)."""
+    """``mantissa * 2**exponent * dependency * factors...`` (one term of a sum of products).
+
+    The scale is kept in Lava's normal form (an even mantissa beyond 7 in magnitude is halved while
+    the exponent is below 8): the engine's rounding depends on the form, not only on the value.
+    """
 
     dependency: str
     mantissa: int
@@ -82,6 +86,11 @@ class Product:
     factors: tuple[Factor, ...] = ()
 
     def __post_init__(self):
+        m, e = self.mantissa, self.exponent
+        while abs(m) > 7 and m % 2 == 0 and e < 8:  # Lava's normal form: -8 * 2**e -> -4 * 2**(e+1)
+            m, e = m // 2, e + 1
+        object.__setattr__(self, "mantissa", m)
+        object.__setattr__(self, "exponent", e)
         if self.dependency not in DEPENDENCIES:
             raise PlasticityError(
                 f"unknown dependency {self.dependency!r}; use x0, y0 or u (u<k> sets k on the rule)"

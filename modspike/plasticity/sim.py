@@ -20,6 +20,7 @@ from modspike.fixedpoint import LIFParams, LIFState, lif_step
 
 from .counters import UpdateCounts, count_updates
 from .engine import (
+    CONN_SEED,
     EngineParams,
     PlasticState,
     initial_state,
@@ -144,11 +145,13 @@ def run_open_loop(
     pre: np.ndarray,
     post: np.ndarray,
     y: np.ndarray | None = None,
+    conn_seed: int = CONN_SEED,
 ) -> dict[str, np.ndarray]:
     """Drive one connection with given spike trains ``pre`` ``(n_pre, T)`` and ``post``
-    ``(n_post, T)`` (and ``y`` ``(3, n_post, T)`` for three-factor rules); per-step records."""
+    ``(n_post, T)`` (and ``y`` ``(3, n_post, T)`` for three-factor rules); per-step records.
+    ``conn_seed``: see :func:`.engine.random_streams`."""
     steps = np.shape(pre)[1]
-    streams = random_streams(params.rule, steps)
+    streams = random_streams(params.rule, steps, conn_seed)
     state = initial_state(weights, params)
     records = {k: [] for k in RECORDED}
     for t in range(steps):
