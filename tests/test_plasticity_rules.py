@@ -425,3 +425,12 @@ def test_learning_energy_prices_synaptic_updates(tmp_path):
     bad.write_text('name = "x"\n[cost]\nsynop = 1.0\n')
     with pytest.raises(EnergyProfileError, match="synaptic_update"):
         learning_energy(totals, bad)
+
+
+def test_negative_third_factor_pitfall():
+    """Lava's three-factor y traces go through the epoch history (tau 65535: values almost always
+    kept, unbiased), and a post spike in a history step clips them to 0..127: a negative third
+    factor is erased for the neuron that spiked in that step (docs/plasticity.md, pitfalls)."""
+    y = np.array([-8, 8, -1, 100])
+    np.testing.assert_array_equal(decay_trace(y, 65535, 0.5), y)
+    np.testing.assert_array_equal(add_impulse(np.array([-8, 8]), 64, 0), [0, 8])
