@@ -7,4 +7,5 @@ fixed-point learning engine (``docs/plasticity.md``).
 * :mod:`.float_rules`: the same rules in float torch (the engine without its rounding).
 * :mod:`.counters`: synaptic and trace updates per step, for the energy model.
 * :mod:`.sim`: one plastic connection in a closed loop with Lava-LIF neurons, or open loop.
+* :mod:`.protocols`: spike-pairing protocols and the float-vs-integer comparison.
 """
