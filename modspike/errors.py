@@ -47,3 +47,7 @@ class EnergyProfileError(ModspikeError):
 
 class EnergyRatioError(ModspikeError):
     """Two energies that are not like for like: different tiers, constant sets or scopes."""
+
+
+class PlasticityError(ModspikeError):
+    """A learning rule or plastic connection has parameters the learning engine cannot represent."""

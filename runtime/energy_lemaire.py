@@ -40,7 +40,7 @@ from .energy_facts import (
 )
 from .energy_result import TierEnergy
 
-PLAIN_RULES = {"if": "if", "lif": "lif"}  # cells SpikingJelly has; the rest map to LIFNode
+LEAKY = {"if": False, "lif": True}  # cells SpikingJelly has (IFNode, LIFNode); the rest map to LIFNode
 
 
 @dataclass(frozen=True)
@@ -158,15 +158,15 @@ class LemaireTally:
         if not model_has_neurons:
             self._record("write_out_bytes", y_numel * w, y_numel * w)
 
-    def neuron(self, n: int, steps: int, output_events: float, rule: str) -> None:
-        """An ``IFNode`` (``rule="if"``) or ``LIFNode`` of ``n`` neurons over ``steps`` steps."""
+    def neuron(self, n: int, steps: int, output_events: float, leaky: bool) -> None:
+        """An ``IFNode`` (``leaky=False``) or ``LIFNode`` of ``n`` neurons over ``steps`` steps."""
         w = self.config.word_bytes
         capacity = (steps * n) // max(steps, 1) * w
         access = capacity * steps
         self._record("read_potential_bytes", access, capacity)
         self._record("write_potential_bytes", access, capacity)
         self.ac += output_events
-        if rule == "lif":
+        if leaky:  # the LIFNode's decay is one multiply-add per neuron and step
             self.mac += steps * n
         self._record("write_out_bytes", output_events * w, self.config.fifo_elements * w)
 
@@ -252,11 +252,10 @@ def lemaire_snn(
             tally.linear_events(ly.n_in, ly.n, x - x_rec, steps)
         if ly.recurrent:
             tally.linear_events(ly.n, ly.n, x_rec, steps)
-        rule = PLAIN_RULES.get(ly.cell, "lif")
-        tally.neuron(ly.n, steps, count(c, SPIKES, k), rule)
+        tally.neuron(ly.n, steps, count(c, SPIKES, k), LEAKY.get(ly.cell, True))
     if readout is not None:
         tally.linear_dense(layers[-1].n, readout.classes, 1, bias=False, model_has_neurons=True)
-    mapped = any(ly.cell not in PLAIN_RULES for ly in layers)
+    mapped = any(ly.cell not in LEAKY for ly in layers)
     label = "lemaire (mapped)" if mapped else "lemaire"
     notes = ["cells other than IF and LIF are priced with SpikingJelly's LIFNode"] if mapped else []
     return _result("snn", tally, label, notes)

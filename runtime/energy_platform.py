@@ -60,6 +60,9 @@ def platform_energy(
     for key, entry in prof["entries"].items():
         if "count" not in entry:
             continue
+        if entry.get("phase", "inference") != "inference":  # e.g. on-chip learning updates
+            notes.append(f"{key} prices {entry['phase']}, not inference")
+            continue
         if entry.get("scope", scope) != scope:
             notes.append(f"{key} ({entry['scope']}-level) prices nothing at {scope} level")
             continue
