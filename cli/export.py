@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .options import add_out
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,7 +16,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         " on the test split, and write ARTIFACT_DIR/{model.nir, manifest.json[, baseline.onnx]}.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a spiking run written by modspike train")
-    p.add_argument("--bits", type=int, default=8, help="weight mantissa bits, 2..8 (default: 8)")
+    p.add_argument(
+        "--bits",
+        type=int,
+        default=8,
+        help="weight mantissa bits, 2..8 (default: 8)",
+    )
     p.add_argument(
         "--granularity",
         default="layer",
@@ -23,7 +30,13 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--baseline", metavar="ANN_RUN_DIR", help="an ANN run to add as baseline.onnx")
     p.add_argument("--data-dir", help="folder with the IDX files (mnist / fashion-mnist runs)")
-    p.add_argument("--out", required=True, metavar="ARTIFACT_DIR", help="artifact folder to write")
+    add_out(
+        p,
+        "ARTIFACT_DIR",
+        "artifact folder to write",
+        sources=lambda a: (a.run_dir, a.baseline),
+        protects=lambda a: (a.data_dir,),
+    )
     p.set_defaults(func=run)
 
 

@@ -8,7 +8,6 @@ import importlib.metadata
 from dataclasses import asdict
 from pathlib import Path
 
-import nir
 import numpy as np
 import torch
 from modspike.train.qat import fidelity, quantize_network
@@ -27,6 +26,7 @@ from modspike.data import load_dataset
 from modspike.encoding import encode_batch, generator
 from modspike.errors import ArtifactError, ConfigError, ModspikeError, NIRError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
+from modspike.outputs import nir_bytes, write_nir
 
 from .netspec import NetSpec
 from .nir_export import export_graph
@@ -154,7 +154,7 @@ def export_run(
     }
 
     def write_model(path: Path) -> None:
-        nir.write(path, graph)
+        write_nir(path, graph)  # through memory: a full disk fails cleanly (modspike.outputs)
         _verify_nir(path, qnet, model, tcfg, data)
 
     writers = {MODEL_FILE: write_model}
@@ -206,11 +206,12 @@ def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = Non
 
     def write_model(path: Path) -> None:
         try:
-            nir.write(path, graph)
+            data = nir_bytes(graph)
         except Exception as exc:  # h5py / nir cannot serialise something in the foreign graph
             raise NIRError(
                 f"{file}: cannot re-write the graph ({type(exc).__name__}: {exc})"
             ) from None
+        path.write_bytes(data)  # a full disk raises OSError here: OutOfSpaceError, nothing left
         import_nir(path)  # what we wrote must read back
 
     write_artifact(out, {MODEL_FILE: write_model}, manifest)

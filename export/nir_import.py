@@ -20,6 +20,8 @@ import numpy as np
 from modspike.errors import ModspikeError, NIRError, QuantizationError
 from modspike.fixedpoint import FORMAT_VERSION, WeightFormat, weights_from_grid
 from modspike.fxpnet import SRC_KINDS, IntNetwork, IntReadout, layer_from_dict
+from modspike.hdf5_guard import load_checked
+from modspike.validate import check_extension, check_fixed_point_cell
 
 from .netspec import LayerSpec, NetSpec
 from .nir_schema import (
@@ -63,15 +65,19 @@ def _scan_node_types(group, where: str) -> None:
 
 
 def read_nir_file(path: str | Path) -> nir.NIRGraph:
-    """``nir.read`` with typed errors: missing, truncated or corrupted files, unknown node types,
-    shape (type) mismatches."""
+    """``nir.read`` with typed errors: missing, truncated or corrupted files, files that are not
+    self-contained (external links / storage, soft links, virtual datasets: refused before any data
+    is read, ``modspike.hdf5_guard``), unknown node types, shape (type) mismatches.
+
+    The file is read once into memory; the checked bytes are the parsed bytes."""
     import h5py
 
     path = Path(path)
     if not path.is_file():
         raise NIRError(f"{path}: no such NIR file")
+    buffer = load_checked(path)
     try:
-        with h5py.File(path, "r") as f:
+        with h5py.File(buffer, "r") as f:
             if "node" not in f:
                 raise NIRError(f"{path}: not a NIR file (no 'node' group)")
             _scan_node_types(f["node"], "graph")
@@ -79,8 +85,9 @@ def read_nir_file(path: str | Path) -> nir.NIRGraph:
         raise
     except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on corrupt files
         raise NIRError(f"{path}: not a readable NIR (HDF5) file ({_short(exc)})") from None
+    buffer.seek(0)
     try:
-        graph = nir.read(path)
+        graph = nir.read(buffer)
     except Exception as exc:  # nir raises AssertionError, ValueError, KeyError, TypeError, ...
         raise NIRError(f"{path}: invalid NIR graph ({_short(exc)})") from None
     if not isinstance(graph, nir.NIRGraph):
@@ -305,6 +312,7 @@ def _extension_params(node: nir.NIRGraph, name: str, n: int) -> tuple[str, dict,
     schema_version(meta.get("schema"), SRC_EXTENSION_SCHEMA, name)
     if kind not in SRC_KINDS:
         raise NIRError(f"{name}: unknown modspike extension {kind!r}")
+    check_extension(meta, name, n)  # finite real constants and parameters (validate.py)
     constants = meta.get("constants")
     params = meta.get("params")
     if not isinstance(constants, dict) or not isinstance(params, dict):
@@ -481,6 +489,7 @@ def _attach_integer_model(spec: NetSpec, nodes, syn_names, readout_name, gmeta) 
                     layer.rec_weight, rec_meta.get("exponent", []), fmt, rec_name
                 )
             in_exp = _int_scalar(syn_meta.get("input_exponent", 0), syn_name)
+            check_fixed_point_cell(layer.kind, cell_meta["fixed_point"], layer.n, layer.name)
             int_layer = layer_from_dict(layer.kind, syn_q, rec_q, cell_meta["fixed_point"], in_exp)
             if layer.bias is not None:
                 expect = int_layer.bias * np.exp2(int_layer.state_exp + 6.0)

@@ -43,3 +43,11 @@ class HardwareError(ModspikeError):
 
 class EnergyProfileError(ModspikeError):
     """An energy cost profile is missing, lacks a required key or holds a non-numeric value."""
+
+
+class OutputError(ModspikeError):
+    """An output target (``--out``) is unsafe, already taken, or cannot be written."""
+
+
+class OutOfSpaceError(OutputError):
+    """The file system ran out of space (or quota) while writing an output; nothing was left."""

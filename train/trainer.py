@@ -14,10 +14,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from modspike.data import Dataset, load_dataset
+from modspike.data import FEATURES, Dataset, load_dataset
 from modspike.encoding import ENCODINGS, encode_batch, generator
-from modspike.errors import CheckpointError, ConfigError
+from modspike.errors import CheckpointError, ConfigError, ModspikeError
 from modspike.rundir import load_run, save_run
+from modspike.validate import check_allocation, check_train_values
 
 from .cells import ALL_KINDS
 from .network import ModelConfig, build_model
@@ -49,6 +50,13 @@ class TrainConfig:
     warmup_steps: int = 0  # cells.md 6: VAA* warm-up before training (BRC, nBRC, SRC family)
 
     def validate(self) -> None:
+        """Every field's type and range (``modspike.validate``), before any data is loaded."""
+        check_train_values(vars(self))
+        features = FEATURES.get(self.data, 784)
+        check_allocation(
+            4.0 * (self.steps + self.prefix) * max(self.batch_size, 512) * features,
+            f"the input spikes of one batch ({self.steps + self.prefix} steps)",
+        )
         if self.cell not in ALL_KINDS:
             raise ConfigError(f"unknown cell {self.cell!r}; choose one of {', '.join(ALL_KINDS)}")
         if self.encoding not in ENCODINGS:
@@ -272,8 +280,32 @@ def load_model(run_dir: str | Path) -> tuple[nn.Module, TrainConfig, dict]:
             **{k: v for k, v in config["train"].items() if k in TrainConfig.__dataclass_fields__}
         )
         model = build_model(model_cfg)
+        _check_shapes(model.state_dict(), state, run_dir)
         model.load_state_dict(state)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{run_dir}: config and weights do not match ({exc})") from None
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, ModspikeError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{run_dir}: config and weights do not match ({first})") from None
     model.eval()
     return model, train_cfg, metrics
+
+
+def _check_shapes(expected: dict, state: dict, run_dir) -> None:
+    """Name the first missing, unexpected or mis-shaped tensor (torch lists them all, on many
+    lines)."""
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        more = len(missing) + len(extra) - 1
+        raise CheckpointError(
+            f"{run_dir}: weights do not match the config ({what}"
+            f"{f' and {more} more' if more else ''})"
+        )
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{run_dir}: weights do not match the config ({key} has shape"
+                f" {tuple(state[key].shape)}, the config builds {tuple(tensor.shape)})"
+            )
