@@ -43,6 +43,10 @@ def add(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from modspike.export.artifact_build import export_run
 
+    from modspike.fixedpoint import WeightFormat
+
+    WeightFormat(args.bits, args.granularity)  # checked before the run is loaded
+
     summary = export_run(
         args.run_dir, args.out, args.bits, args.granularity, args.baseline, args.data_dir
     )

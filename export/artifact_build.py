@@ -178,7 +178,15 @@ def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = Non
     """``modspike import-nir``: check a NIR file (any producer), record its dt, write an artifact."""
     file = Path(file)
     graph = read_nir_file(file)
-    spec = graph_to_spec(graph, dt)
+    try:
+        spec = graph_to_spec(graph, dt)
+    except ModspikeError:
+        raise
+    except Exception as exc:  # an untrusted file: as import_nir does, a typed error
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise NIRError(
+            f"{file}: cannot interpret the graph ({type(exc).__name__}: {first})"
+        ) from None
     graph = copy.copy(graph)
     graph.metadata = {**(graph.metadata if isinstance(graph.metadata, dict) else {}), "dt": spec.dt}
     info = spec.metadata.get("info", {}) if isinstance(spec.metadata.get("info"), dict) else {}

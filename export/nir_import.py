@@ -21,7 +21,7 @@ from modspike.errors import ModspikeError, NIRError, QuantizationError
 from modspike.fixedpoint import FORMAT_VERSION, WeightFormat, weights_from_grid
 from modspike.fxpnet import SRC_KINDS, IntNetwork, IntReadout, layer_from_dict
 from modspike.hdf5_guard import load_checked
-from modspike.validate import check_extension, check_fixed_point_cell
+from modspike.validate import check_extension, check_fixed_point_cell, check_graph_meta
 
 from .netspec import LayerSpec, NetSpec
 from .nir_schema import (
@@ -92,6 +92,8 @@ def read_nir_file(path: str | Path) -> nir.NIRGraph:
         raise NIRError(f"{path}: invalid NIR graph ({_short(exc)})") from None
     if not isinstance(graph, nir.NIRGraph):
         raise NIRError(f"{path}: the file holds a single {type(graph).__name__}, not a graph")
+    meta = graph.metadata if isinstance(graph.metadata, dict) else {}
+    check_graph_meta(meta.get(META_KEY), str(path))
     return graph
 
 

@@ -104,6 +104,8 @@ def load_manifest(artifact_dir: str | Path) -> Artifact:
         raise ArtifactError(f"{path}: the manifest must be a JSON object")
     _check_schema(manifest.get("schema"), path)
     check_manifest(manifest, str(path))
+    if isinstance(manifest.get("data"), str):  # older manifests named the data set only
+        manifest["data"] = {"name": manifest["data"]}
     files = manifest.get("files")
     if not isinstance(files, dict) or MODEL_FILE not in files:
         raise ArtifactError(f"{path}: 'files' must list {MODEL_FILE} with its sha256")

@@ -135,10 +135,10 @@ def check_target(
     for folder in protects:
         if folder is not None and _inside(_real(folder), real):
             raise OutputError(f"{label} {target}: would replace {folder}; write somewhere else")
-    if not _occupied(path):
-        return path
     if path.is_dir() and not path.is_symlink() and kind == "file":
         raise OutputError(f"{label} {target}: is a folder; name a file to write")
+    if not _occupied(path):
+        return path
     if not path.is_dir() and kind == "dir" and not path.is_symlink():
         raise OutputError(f"{label} {target}: is a file; name a folder to write")
     if not force:

@@ -240,6 +240,29 @@ def check_extension(meta, name: str, n: int) -> None:
             numeric_array(value, f"{name}: parameter {key!r}", sizes=(1, n))
 
 
+def check_graph_meta(meta, where: str) -> None:
+    """Graph-level modspike metadata of a NIR file: the embedded JSON documents parse within the
+    depth limit, the weight format is a small integer and a name."""
+    if not isinstance(meta, Mapping):
+        return
+    for key, value in meta.items():
+        if str(key).endswith("_json"):
+            if isinstance(value, (bytes, np.bytes_)):
+                value = bytes(value)
+            elif isinstance(value, np.ndarray) and value.ndim == 0:
+                value = value.item()
+            if not isinstance(value, (str, bytes)):
+                raise NIRError(f"{where}: graph metadata {key!r} must be a JSON string")
+            load_json_text(value, f"{where}: graph metadata {key!r}", NIRError)
+    if "weight_bits" in meta:
+        numeric_array(meta["weight_bits"], f"{where}: graph metadata 'weight_bits'", sizes=(1,),
+                      integer_valued=True, lo=1, hi=32)  # fmt: skip
+    if "quantized" in meta:
+        value = np.asarray(meta["quantized"])
+        if value.size != 1 or value.dtype.kind not in "biu":
+            raise NIRError(f"{where}: graph metadata 'quantized' must be one boolean")
+
+
 # --------------------------------------------------------------------------- JSON documents
 
 
@@ -277,6 +300,12 @@ def load_json_text(
     if json_depth(value) > MAX_JSON_DEPTH:
         raise error(f"{where}: nested deeper than {MAX_JSON_DEPTH} levels")
     return value
+
+
+def _require(d: Mapping, keys, where: str, error) -> None:
+    missing = [k for k in keys if d.get(k) is None]
+    if missing:
+        raise error(f"{where} lacks {', '.join(map(repr, missing))}")
 
 
 def _opt(d: Mapping, key: str, types: tuple, where: str, error, what: str) -> None:
@@ -335,7 +364,8 @@ def check_manifest(m: Mapping, where: str) -> None:
         elif not isinstance(data, str):
             raise err(f"{where}: 'data' must be a name or an object, got {_show(data)}")
     q = m.get("quantization")
-    if isinstance(q, dict):
+    if isinstance(q, dict) and q:
+        _require(q, ("weight_bits", "granularity", "format"), f"{where}: 'quantization'", err)
         for key in ("weight_bits", "src_frac_bits"):
             if q.get(key) is not None:
                 integer(q[key], f"{where}: quantization {key}", lo=1, hi=32, error=err)
@@ -351,7 +381,10 @@ def check_manifest(m: Mapping, where: str) -> None:
         ):
             raise err(f"{where}: accuracy 'jaccard' must be a list of numbers")
     b = m.get("baseline")
-    if isinstance(b, dict):
+    if isinstance(b, dict) and b:
+        keys = ("file", "torch_accuracy", "onnx_accuracy", "identical_predictions")
+        _require(b, keys, f"{where}: 'baseline'", err)
+        _opt(b, "identical_predictions", (bool,), where, err, "true or false")
         _opt(b, "file", (str,), where, err, "a string")
         for key in ("torch_accuracy", "onnx_accuracy", "trained_test_accuracy"):
             _opt_number(b, key, f"{where}: baseline", err, lo=0.0, hi=1.0)
@@ -407,6 +440,17 @@ def check_run_config(config: Mapping, where: str) -> None:
     except CheckpointError as exc:
         raise CheckpointError(f"{where}: train config: {exc}") from None
     model = config["model"]
+    options = model.get("cell_options", {})
+    if not isinstance(options, dict):
+        raise CheckpointError(f"{where}: model cell_options must be an object")
+    for key, value in options.items():
+        if value is not None and not isinstance(value, (bool, str)):
+            number(value, f"{where}: model cell_options {key!r}", error=CheckpointError)
+        elif isinstance(value, str):
+            raise CheckpointError(f"{where}: model cell_options {key!r} must be a number")
+    for key in ("cell", "hs0"):
+        if key in model and not isinstance(model[key], str):
+            raise CheckpointError(f"{where}: model {key} must be a string")
     for key, (lo, hi) in (("n_in", (1, 1 << 24)), ("n_out", (1, 1 << 24)),
                           ("hidden", (1, MAX_HIDDEN)), ("layers", (1, MAX_LAYERS))):  # fmt: skip
         if key in model:

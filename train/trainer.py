@@ -57,6 +57,9 @@ class TrainConfig:
             4.0 * (self.steps + self.prefix) * max(self.batch_size, 512) * features,
             f"the input spikes of one batch ({self.steps + self.prefix} steps)",
         )
+        square = self.hidden * self.hidden * (self.layers - 1 + self.layers * self.recurrent)
+        weights = self.hidden * (features + 10) + square
+        check_allocation(16.0 * weights, f"{weights} weights with their gradients and Adam state")
         if self.cell not in ALL_KINDS:
             raise ConfigError(f"unknown cell {self.cell!r}; choose one of {', '.join(ALL_KINDS)}")
         if self.encoding not in ENCODINGS:
