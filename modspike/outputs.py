@@ -251,33 +251,48 @@ def _delete(path: Path) -> None:
             path.unlink()
 
 
-def _prepare(target: str | Path) -> Path:
+def _prepare(target: str | Path) -> tuple[Path, list[Path]]:
+    """Check the place again, create missing parent folders; returns them (deepest first) so that
+    a failed write can remove them too."""
     target = Path(os.path.expanduser(os.fspath(target)))
     _check_place(target, "output")
     if _FORCE.get() is False and _occupied(target):
         raise OutputError(f"{target}: appeared while the command ran; not replaced (use --force)")
+    created, folder = [], Path(os.path.abspath(target)).parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        created.append(folder)
+        folder = folder.parent
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        _remove_folders(created)
         raise (_translate(exc, target) or OutputError(f"{target}: {exc.strerror}")) from None
     clean_stale(target.parent)
-    return target
+    return target, created
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first; only if still empty
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 @contextlib.contextmanager
-def _guarded(tmp: Path, target: Path) -> Iterator[None]:
+def _guarded(tmp: Path, target: Path, created: list[Path]) -> Iterator[None]:
     interrupts.register_temp(tmp)
     try:
         yield
         _put_in_place(tmp, target)
     except OSError as exc:
         _delete(tmp)
+        _remove_folders(created)
         mapped = _translate(exc, target)
         if mapped is None:
             raise
         raise mapped from None
     except BaseException:
         _delete(tmp)
+        _remove_folders(created)
         raise
     finally:
         interrupts.unregister_temp(tmp)
@@ -287,23 +302,24 @@ def _guarded(tmp: Path, target: Path) -> Iterator[None]:
 def atomic_directory(target: str | Path) -> Iterator[Path]:
     """Yield a temporary folder next to ``target``; on success it replaces ``target``, on any
     failure (or interrupt) it is deleted and ``target`` is untouched."""
-    target = _prepare(target)
+    target, created = _prepare(target)
     try:
         tmp = Path(
             tempfile.mkdtemp(prefix=f".{target.name}.{TMP_TAG}-{os.getpid()}-", dir=target.parent)
         )
     except OSError as exc:
+        _remove_folders(created)
         raise (_translate(exc, target) or OutputError(f"{target}: {exc.strerror}")) from None
-    with _guarded(tmp, target):
+    with _guarded(tmp, target, created):
         yield tmp
 
 
 @contextlib.contextmanager
 def atomic_file(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target`` to write; it replaces ``target`` on success."""
-    target = _prepare(target)
+    target, created = _prepare(target)
     tmp = target.with_name(f".{target.name}.{TMP_TAG}-{os.getpid()}-{os.urandom(4).hex()}")
-    with _guarded(tmp, target):
+    with _guarded(tmp, target, created):
         yield tmp
 
 

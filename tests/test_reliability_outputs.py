@@ -214,7 +214,7 @@ def _no_space(*args, **kwargs):
 
 
 def test_out_of_space_inside_a_writer_leaves_nothing(tmp_path):
-    target = tmp_path / "out"
+    target = tmp_path / "new" / "parents" / "out"  # the parents it created go too
     with pytest.raises(OutOfSpaceError, match="no space left"):
         with outputs.atomic_directory(target) as tmp:
             (tmp / "a").write_text("partial")
