@@ -34,14 +34,14 @@ test-fast: lint
 
 ## the README's main job: train the default model (SRC) and its ANN baseline on the default data
 ## (digits), export both as one 8-bit artifact, summarise it, run it on the simulator and write
-## its cost report (runs/demo/report/report.html)
+## its cost report (runs/demo/report/report.html); --force: a second `make demo` replaces the first
 demo: env
-	$(BIN)/modspike train --cell src --data digits --steps 25 --hidden 64 --epochs 30 --out $(RUNS)/demo/src
-	$(BIN)/modspike train --cell ann --data digits --hidden 64 --epochs 100 --lr 3e-3 --out $(RUNS)/demo/ann
-	$(BIN)/modspike export $(RUNS)/demo/src --bits 8 --baseline $(RUNS)/demo/ann --out $(RUNS)/demo/artifact
+	$(BIN)/modspike train --cell src --data digits --steps 25 --hidden 64 --epochs 30 --out $(RUNS)/demo/src --force
+	$(BIN)/modspike train --cell ann --data digits --hidden 64 --epochs 100 --lr 3e-3 --out $(RUNS)/demo/ann --force
+	$(BIN)/modspike export $(RUNS)/demo/src --bits 8 --baseline $(RUNS)/demo/ann --out $(RUNS)/demo/artifact --force
 	$(BIN)/modspike inspect $(RUNS)/demo/artifact
-	$(BIN)/modspike run $(RUNS)/demo/artifact --backend sim --out $(RUNS)/demo/result_sim.json
-	$(BIN)/modspike report $(RUNS)/demo/artifact --out $(RUNS)/demo/report
+	$(BIN)/modspike run $(RUNS)/demo/artifact --backend sim --out $(RUNS)/demo/result_sim.json --force
+	$(BIN)/modspike report $(RUNS)/demo/artifact --out $(RUNS)/demo/report --force
 
 bench: env
 	nice -n 10 $(BIN)/python benchmarks/run_all.py

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .options import add_out
+
 NAME = "analyze"
 HELP = "excitability of SRC / mSRC / BSRC neurons: f-I curves, hysteresis, delay, bursts"
 
@@ -38,12 +40,26 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--bias", metavar="B", help="the cell's bias b (default: 0; BSRC -5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder to write")
+    add_out(p, "DIR", "output folder to write")
     p.set_defaults(func=run)
 
 
+def _check_counts(args: argparse.Namespace, limit: int) -> None:
+    """The N of an A:B:N range is checked before numpy is asked for N values."""
+    from modspike.errors import ConfigError
+
+    for option in ("hs0_range", "drive_range"):
+        text = getattr(args, option)
+        parts = str(text).split(":") if text is not None else []
+        if len(parts) == 3 and parts[2].strip().lstrip("+").isdigit() and int(parts[2]) > limit:
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError(f"{flag} {text!r}: N = {int(parts[2])} values; at most {limit}")
+
+
 def run(args: argparse.Namespace) -> int:
-    from modspike.studies.excitability.plots import write_report
+    from modspike.studies.excitability.plots import MAX_GRID, write_report
+
+    _check_counts(args, MAX_GRID)
 
     options = ("cell", "hs0", "hs0_range", "r", "drive_range", "synapse_alpha", "bias")
     summary = write_report(

@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 
+from modspike.validate import MAX_DT, float_option
+
+from .options import add_out
+
 NAME = "import-nir"
 HELP = "check a NIR file (from any tool) and wrap it as an artifact"
 
@@ -19,8 +23,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         " the command says which.",
     )
     p.add_argument("file", metavar="FILE.nir")
-    p.add_argument("--dt", type=float, help="time step in seconds if the file does not record one")
-    p.add_argument("--out", required=True, metavar="ARTIFACT_DIR", help="artifact folder to write")
+    p.add_argument(
+        "--dt",
+        type=float_option(0.0, MAX_DT, lo_open=True),
+        help="time step in seconds if the file does not record one",
+    )
+    add_out(p, "ARTIFACT_DIR", "artifact folder to write", sources=lambda a: (a.file,))
     p.set_defaults(func=run)
 
 

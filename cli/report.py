@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .options import COUNT, SEED, add_out
+
 NAME = "report"
 HELP = "modeled cost of artifacts: counts, energy vs the ANN baseline, figures"
 
@@ -25,8 +27,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("sim", "lava", "torch"), default="sim")
     p.add_argument("--data", help="data set (default: the one named in the manifest)")
     p.add_argument("--data-dir", help="folder with the IDX files (mnist / fashion-mnist)")
-    p.add_argument("--limit", type=int, metavar="N", help="the first N test samples only")
-    p.add_argument("--seed", type=int, default=0, help="seed of the input spikes (default: 0)")
+    p.add_argument("--limit", type=COUNT, metavar="N", help="the first N test samples only")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the input spikes (default: 0)")
     p.add_argument(
         "--profile",
         default="loihi",
@@ -44,8 +46,19 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="price the ANN's MACs at int8 (precision-matched with 8-bit SNN weights) or fp32",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder to write")
+    add_out(
+        p,
+        "REPORT_DIR",
+        "report folder to write",
+        sources=lambda a: (*a.artifacts, *_paths(a.profile, a.ann_profile)),
+        protects=lambda a: (a.data_dir,),
+    )
     p.set_defaults(func=run)
+
+
+def _paths(*names: str) -> list[str]:
+    """The profile options that name files (not built-in profiles)."""
+    return [n for n in names if n and ("/" in n or n.endswith(".toml"))]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+
+from .options import COUNT, SEED, add_out
 
 NAME = "run"
 HELP = "run an artifact on a backend (torch, sim, lava, lava-float, loihi2) over a data split"
@@ -29,10 +30,18 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="data set (default: the one named in the manifest)")
     p.add_argument("--data-dir", help="folder with the IDX files (mnist / fashion-mnist)")
     p.add_argument("--split", choices=("train", "val", "test"), default="test")
-    p.add_argument("--limit", type=int, metavar="N", help="the first N samples only")
-    p.add_argument("--seed", type=int, default=0, help="seed of the input spikes (default: 0)")
+    p.add_argument("--limit", type=COUNT, metavar="N", help="the first N samples only")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the input spikes (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", metavar="RESULT.json", help="write the full result here")
+    add_out(
+        p,
+        "RESULT.json",
+        "write the full result here",
+        kind="file",
+        required=False,
+        sources=lambda a: (a.artifact,),
+        protects=lambda a: (a.data_dir,),
+    )
     p.set_defaults(func=run)
 
 
@@ -49,12 +58,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.quiet,
     )
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        tmp.replace(out)  # atomic: no half-written result
+    if args.out:  # atomic, typed errors (full disk, ...), nothing half-written
+        from modspike.outputs import write_text_atomic
+
+        write_text_atomic(args.out, json.dumps(result, indent=1))
     keys = ("backend", "n_samples", "accuracy", "seconds", "samples_per_second")
     print(json.dumps({k: result[k] for k in keys}))
     return 0

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from modspike import validate as v
+
+from .options import COUNT, SEED, add_out
+
 NAME = "train"
 HELP = "train a spiking (or ANN baseline) network on a data set"
 
@@ -32,19 +36,36 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--encoding", default="rate", choices=ENCODINGS, help="input code (default: rate)"
     )
     p.add_argument(
-        "--steps", "-T", type=int, default=25, help="coded time steps per sample (default: 25)"
+        "--steps",
+        "-T",
+        type=v.int_option(1, v.MAX_STEPS),
+        default=25,
+        help="coded time steps per sample (default: 25)",
     )
     p.add_argument(
         "--gain",
-        type=float,
+        type=v.float_option(0.0, v.MAX_GAIN, lo_open=True),
         default=0.8,
         help="rate code: spike probability = gain * intensity (default: 0.8)",
     )
     p.add_argument(
-        "--prefix", type=int, default=0, help="silent steps before the code (default: 0)"
+        "--prefix",
+        type=v.int_option(0, v.MAX_STEPS),
+        default=0,
+        help="silent steps before the code (default: 0)",
     )
-    p.add_argument("--hidden", type=int, default=64, help="neurons per hidden layer (default: 64)")
-    p.add_argument("--layers", type=int, default=1, help="number of hidden layers (default: 1)")
+    p.add_argument(
+        "--hidden",
+        type=v.int_option(1, v.MAX_HIDDEN),
+        default=64,
+        help="neurons per hidden layer (default: 64)",
+    )
+    p.add_argument(
+        "--layers",
+        type=v.int_option(1, v.MAX_LAYERS),
+        default=1,
+        help="number of hidden layers (default: 1)",
+    )
     p.add_argument(
         "--recurrent", action="store_true", help="add recurrent synapses to each hidden layer"
     )
@@ -61,15 +82,29 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fix-hs0", action="store_true", help="mSRC/BSRC: keep h_s0 fixed instead of learning it"
     )
-    p.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: 5e-3; 1e-3 for ann)")
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the weights, batches and input spikes"
+        "--epochs",
+        type=v.int_option(1, v.MAX_EPOCHS),
+        default=30,
+        help="training epochs (default: 30)",
     )
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/val/test split")
+    p.add_argument(
+        "--batch-size",
+        type=v.int_option(1, v.MAX_BATCH),
+        default=64,
+        help="batch size (default: 64)",
+    )
+    p.add_argument(
+        "--lr",
+        type=v.float_option(0.0, v.MAX_LR, lo_open=True),
+        help="Adam learning rate (default: 5e-3; 1e-3 for ann)",
+    )
+    p.add_argument(
+        "--seed", type=SEED, default=0, help="seed of the weights, batches and input spikes"
+    )
+    p.add_argument("--split-seed", type=SEED, default=0, help="seed of the train/val/test split")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
-    p.add_argument("--limit", type=int, help="train on the first N training samples only")
+    p.add_argument("--limit", type=COUNT, help="train on the first N training samples only")
     p.add_argument(
         "--qat",
         action="store_true",
@@ -77,14 +112,14 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--warmup-steps",
-        type=int,
+        type=v.int_option(0, v.MAX_WARMUP_STEPS),
         default=0,
         metavar="N",
         help="VAA* warm-up steps before training, for the cells with an attractor state"
         f" ({', '.join(registry.cell_names('attractor'))}; default: 0, off)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
+    add_out(p, "RUN_DIR", "run directory to write", protects=lambda a: (a.data_dir,))
     p.set_defaults(func=run)
 
 

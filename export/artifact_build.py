@@ -22,7 +22,7 @@ from modspike.artifact import (
 )
 from modspike.data import load_dataset
 from modspike.encoding import encode_batch, generator
-from modspike.errors import ArtifactError, ConfigError, ModspikeError
+from modspike.errors import ArtifactError, ConfigError, ModspikeError, NIRError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
 from modspike.kinds.nir_schema import DEFAULT_DT
 from modspike.network import NETWORK_SCHEMA, Network, Provenance, network_equal
@@ -187,7 +187,15 @@ def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = Non
     """``modspike import-nir``: check a NIR file (any producer), record its dt, write an artifact."""
     file = Path(file)
     graph = read_nir_file(file)
-    net = from_nir(graph, dt)
+    try:
+        net = from_nir(graph, dt)
+    except ModspikeError:
+        raise
+    except Exception as exc:  # an untrusted file: as import_nir does, a typed error
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise NIRError(
+            f"{file}: cannot interpret the graph ({type(exc).__name__}: {first})"
+        ) from None
     graph = copy.copy(graph)
     graph.metadata = {**(graph.metadata if isinstance(graph.metadata, dict) else {}), "dt": net.dt}
     info = dict(net.provenance.info)

@@ -14,7 +14,6 @@ Writes are atomic (a temporary sibling folder renamed into place); the loader ch
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable
@@ -22,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArtifactError
-from .rundir import atomic_directory, write_json
+from .outputs import atomic_directory
+from .rundir import write_json
+from .validate import check_manifest, load_json_text
 
 ARTIFACT_SCHEMA = "modspike-artifact/1"
 MANIFEST_FILE = "manifest.json"
@@ -98,13 +99,13 @@ def load_manifest(artifact_dir: str | Path) -> Artifact:
         raise ArtifactError(f"{root}: not a modspike artifact (no {MANIFEST_FILE})")
     if path.stat().st_size > MAX_MANIFEST_BYTES:
         raise ArtifactError(f"{path}: implausibly large manifest")
-    try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ArtifactError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+    manifest = load_json_text(path.read_bytes(), str(path), ArtifactError)
     if not isinstance(manifest, dict):
         raise ArtifactError(f"{path}: the manifest must be a JSON object")
     _check_schema(manifest.get("schema"), path)
+    check_manifest(manifest, str(path))
+    if isinstance(manifest.get("data"), str):  # older manifests named the data set only
+        manifest["data"] = {"name": manifest["data"]}
     files = manifest.get("files")
     if not isinstance(files, dict) or MODEL_FILE not in files:
         raise ArtifactError(f"{path}: 'files' must list {MODEL_FILE} with its sha256")
@@ -119,6 +120,8 @@ def load_manifest(artifact_dir: str | Path) -> Artifact:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise ArtifactError(f"{path}: {name} has no valid byte count")
         file = root / name
+        if file.is_symlink():
+            raise ArtifactError(f"{file}: a symbolic link; an artifact holds its own files")
         if not file.is_file():
             raise ArtifactError(f"{root}: {name} is listed in the manifest but missing")
         if file.stat().st_size != size:

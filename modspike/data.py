@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import numpy as np
 from .errors import DataError
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
+FEATURES = {"digits": 64, "mnist": 784, "fashion-mnist": 784}  # inputs per sample
+N_CLASSES = 10
+MAX_IDX_BYTES = 1 << 30  # decompressed; MNIST's largest file is 47 MB
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -74,11 +78,18 @@ def load_digits_dataset(split_seed: int = 0, val_fraction: float = 0.1) -> Datas
 def _open_idx(directory: Path, stem: str) -> bytes:
     for candidate in (directory / stem, directory / f"{stem}.gz"):
         if candidate.is_file():
-            raw = candidate.read_bytes()
             try:
-                return gzip.decompress(raw) if candidate.suffix == ".gz" else raw
-            except (OSError, EOFError) as exc:
-                raise DataError(f"{candidate}: not a readable gzip file ({exc})") from None
+                if candidate.stat().st_size > MAX_IDX_BYTES:
+                    raise DataError(f"{candidate}: larger than {MAX_IDX_BYTES} bytes")
+                if candidate.suffix != ".gz":
+                    return candidate.read_bytes()
+                with gzip.open(candidate, "rb") as f:  # bounded: a small .gz can inflate to GBs
+                    raw = f.read(MAX_IDX_BYTES + 1)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise DataError(f"{candidate}: not a readable file ({exc})") from None
+            if len(raw) > MAX_IDX_BYTES:
+                raise DataError(f"{candidate}: decompresses to more than {MAX_IDX_BYTES} bytes")
+            return raw
     raise FileNotFoundError(stem)
 
 
@@ -93,7 +104,11 @@ def read_idx(data: bytes, source: str = "IDX data") -> np.ndarray:
     if len(data) < header:
         raise DataError(f"{source}: truncated IDX header")
     dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(dims))
+    expected = 1
+    for d in dims:  # Python integers: no overflow for absurd headers
+        expected *= d
+    if dims[0] == 0:
+        raise DataError(f"{source}: holds no samples (first dimension is 0)")
     if len(data) - header != expected:
         raise DataError(
             f"{source}: expected {expected} bytes of data for shape {dims}, found {len(data) - header}"
@@ -124,6 +139,20 @@ def load_idx_dataset(
             f"{name}: missing {', '.join(missing)} in {directory} (expected {expected}, each may "
             "end in .gz; modspike never downloads data)"
         )
+    for key, array in arrays.items():
+        want = 1 if key.endswith("labels") else 3
+        if array.ndim != want or 0 in array.shape:
+            raise DataError(
+                f"{name}: {IDX_FILES[key]} in {directory} has shape {array.shape}; expected"
+                f" {'(samples,)' if want == 1 else '(samples, rows, columns)'} and no empty axis"
+            )
+        if want == 1 and int(array.max()) >= N_CLASSES:
+            raise DataError(
+                f"{name}: {IDX_FILES[key]} in {directory} holds label {int(array.max())}; labels"
+                f" must lie in 0..{N_CLASSES - 1}"
+            )
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise DataError(f"{name}: train and test images in {directory} differ in size")
     x_tr = arrays["train_images"].reshape(len(arrays["train_images"]), -1).astype(np.float32) / 255
     x_te = arrays["test_images"].reshape(len(arrays["test_images"]), -1).astype(np.float32) / 255
     y_tr = arrays["train_labels"].astype(np.int64)
@@ -134,11 +163,19 @@ def load_idx_dataset(
         )
     x_tr, y_tr, x_va, y_va = _split_train_val(x_tr, y_tr, val_fraction, split_seed)
     shape = tuple(int(d) for d in arrays["train_images"].shape[1:])
-    return Dataset(name, x_tr, y_tr, x_va, y_va, x_te, y_te, shape, 10)
+    if len(x_tr) == 0 or len(x_va) == 0:
+        raise DataError(
+            f"{name}: {len(x_tr) + len(x_va)} training samples in {directory} are too few to split"
+            f" off a validation set ({val_fraction:.0%})"
+        )
+    return Dataset(name, x_tr, y_tr, x_va, y_va, x_te, y_te, shape, N_CLASSES)
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, split_seed: int = 0) -> Dataset:
     """Load a data set by name (``digits``, ``mnist``, ``fashion-mnist``)."""
+    from .validate import MAX_SEED, integer
+
+    integer(split_seed, "--split-seed", lo=0, hi=MAX_SEED, error=DataError)
     if name == "digits":
         return load_digits_dataset(split_seed)
     if name in ("mnist", "fashion-mnist"):

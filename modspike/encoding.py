@@ -59,7 +59,19 @@ def encode(
     prefix: int = 0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Dispatch on the encoding name (``rate`` or ``latency``)."""
+    """Dispatch on the encoding name (``rate`` or ``latency``).
+
+    The code's size is checked before it is drawn: ``(prefix + steps) x samples x features``
+    float values must fit in memory (a :class:`~modspike.errors.ConfigError` otherwise)."""
+    from .validate import MAX_GAIN, MAX_STEPS, check_allocation, integer, number
+
+    integer(steps, "steps", lo=1, hi=MAX_STEPS)
+    integer(prefix, "prefix", lo=0, hi=MAX_STEPS)
+    number(gain, "gain", lo=0.0, hi=MAX_GAIN)
+    check_allocation(
+        8.0 * (steps + prefix) * x.numel(),
+        f"the input spikes ({steps + prefix} steps x {x.numel()} values)",
+    )
     if encoding == "rate":
         return rate_encode(x, steps, gain=gain, prefix=prefix, generator=generator)
     if encoding == "latency":

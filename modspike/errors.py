@@ -51,3 +51,11 @@ class EnergyRatioError(ModspikeError):
 
 class PlasticityError(ModspikeError):
     """A learning rule or plastic connection has parameters the learning engine cannot represent."""
+
+
+class OutputError(ModspikeError):
+    """An output target (``--out``) is unsafe, already taken, or cannot be written."""
+
+
+class OutOfSpaceError(OutputError):
+    """The file system ran out of space (or quota) while writing an output; nothing was left."""

@@ -7,21 +7,23 @@ Layout (schema ``modspike-run/1``)::
     RUN_DIR/metrics.json       test_accuracy, val_accuracy, epochs, seconds, ...
 
 Writes go to a temporary sibling folder that is renamed into place at the end, so an interrupted
-or failed run never leaves a half-written directory behind.
+or failed run never leaves a half-written directory behind (``modspike.outputs``).
+
+``config.json`` also records ``environment``: the torch thread count and library versions that
+decide whether a run can be reproduced bit for bit (``docs/reliability.md``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from . import __version__
 from .errors import CheckpointError
+from .outputs import atomic_directory
+from .validate import check_finite_tensors, check_run_config, load_json_text
+
+__all__ = ["atomic_directory", "environment", "load_run", "save_run", "write_json"]
 
 RUN_SCHEMA = "modspike-run/1"
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE = "config.json", "model.safetensors", "metrics.json"
@@ -39,24 +41,18 @@ def _jsonable(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-@contextlib.contextmanager
-def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success it replaces ``target``, on failure it is deleted."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def environment() -> dict:
+    """What decides bit-for-bit reproducibility besides the seed: torch's intra-op thread count
+    (reductions split differently with another count) and the library versions."""
+    import numpy
+    import torch
+
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
 def save_run(
@@ -73,6 +69,7 @@ def save_run(
                 "modspike_version": __version__,
                 "model": model_config,
                 "train": train_config,
+                "environment": environment(),
             },
         )
         tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
@@ -94,19 +91,40 @@ def load_run(run_dir: str | Path) -> tuple[dict, dict, dict]:
         raise CheckpointError(
             f"{run_dir}: not a modspike run directory (missing {', '.join(missing)})"
         )
-    try:
-        config = json.loads((run_dir / CONFIG_FILE).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{run_dir / CONFIG_FILE}: not valid JSON ({exc})") from None
+    config = load_json_text(
+        _read(run_dir / CONFIG_FILE), str(run_dir / CONFIG_FILE), CheckpointError
+    )
     if not isinstance(config, dict) or config.get("schema") != RUN_SCHEMA:
         raise CheckpointError(
             f"{run_dir / CONFIG_FILE}: schema {config.get('schema') if isinstance(config, dict) else None!r}"
             f" is not {RUN_SCHEMA!r}"
         )
+    check_run_config(config, str(run_dir / CONFIG_FILE))
     try:
         state = load_file(str(run_dir / WEIGHTS_FILE))
-    except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"{run_dir / WEIGHTS_FILE}: unreadable weights ({exc})") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{run_dir / WEIGHTS_FILE}: unreadable weights ({str(exc).splitlines()[0][:160]})"
+        ) from None
+    check_finite_tensors(state, str(run_dir / WEIGHTS_FILE))
     metrics_path = run_dir / METRICS_FILE
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = {}
+    if metrics_path.is_file():
+        metrics = load_json_text(
+            _read(metrics_path), str(metrics_path), CheckpointError, allow_nan=True
+        )
+        if not isinstance(metrics, dict):
+            raise CheckpointError(f"{metrics_path}: must be a JSON object")
     return config, state, metrics
+
+
+MAX_JSON_BYTES = 16 << 20
+
+
+def _read(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CheckpointError(f"{path}: implausibly large ({path.stat().st_size} bytes)")
+        return path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None

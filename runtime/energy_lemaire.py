@@ -40,7 +40,10 @@ from .energy_facts import (
 )
 from .energy_result import TierEnergy
 
-LEAKY = {"if": False, "lif": True}  # cells SpikingJelly has (IFNode, LIFNode); the rest map to LIFNode
+LEAKY = {
+    "if": False,
+    "lif": True,
+}  # cells SpikingJelly has (IFNode, LIFNode); the rest map to LIFNode
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,9 @@ def test_cli_exit_codes_and_nothing_half_written(
 
     monkeypatch.setattr(report, "figures", broken)
     argv = ["report", str(export_src_artifact), "--limit", "4", "--quiet", "--out", str(out)]
-    assert main(argv) == 2
+    assert main(argv) == 2  # an existing report is kept unless --force (docs/reliability.md)
+    assert "--force" in capsys.readouterr().err
+    assert main([*argv, "--force"]) == 2
     assert "figure failed" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["report.json"]
     assert (out / "report.json").read_text() == "old"

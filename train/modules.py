@@ -110,6 +110,16 @@ class TorchNetwork(nn.Module):
         """The FLOAT program on the current parameters (with their gradients)."""
         return program_of(self.layers, self.readout.weight, device)
 
+    def upgrade_state_dict(self, state: dict) -> dict:
+        """A ``state_dict`` of an earlier version in today's keys: each cell module that changed
+        its keys maps its own (``upgrade_state``: the LIF family drops snntorch's buffers)."""
+        state = dict(state)
+        for k, layer in enumerate(self.layers):
+            upgrade = getattr(layer.cell, "upgrade_state", None)
+            if upgrade is not None:
+                upgrade(state, f"layers.{k}.cell.")
+        return state
+
     def forward(self, spikes: torch.Tensor, record: bool = False):
         """Returns logits; with ``record=True`` also the per-layer outputs, each (T, B, hidden)."""
         prog = self.program(spikes.device)

@@ -15,10 +15,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from modspike import registry
-from modspike.data import Dataset, load_dataset
+from modspike.data import FEATURES, Dataset, load_dataset
 from modspike.encoding import ENCODINGS, encode_batch, generator
-from modspike.errors import CheckpointError, ConfigError
+from modspike.errors import CheckpointError, ConfigError, ModspikeError
 from modspike.rundir import load_run, save_run
+from modspike.validate import check_allocation, check_train_values
 
 from .modules import ModelConfig, build_model, is_ann, model_names
 
@@ -49,6 +50,16 @@ class TrainConfig:
     warmup_steps: int = 0  # cells.md 6: VAA* warm-up before training (BRC, nBRC, SRC family)
 
     def validate(self) -> None:
+        """Every field's type and range (``modspike.validate``), before any data is loaded."""
+        check_train_values(vars(self))
+        features = FEATURES.get(self.data, 784)
+        check_allocation(
+            4.0 * (self.steps + self.prefix) * max(self.batch_size, 512) * features,
+            f"the input spikes of one batch ({self.steps + self.prefix} steps)",
+        )
+        square = self.hidden * self.hidden * (self.layers - 1 + self.layers * self.recurrent)
+        weights = self.hidden * (features + 10) + square
+        check_allocation(16.0 * weights, f"{weights} weights with their gradients and Adam state")
         if self.cell not in model_names():
             raise ConfigError(
                 f"unknown cell {self.cell!r}; choose one of {', '.join(model_names())}"
@@ -275,8 +286,34 @@ def load_model(run_dir: str | Path) -> tuple[nn.Module, TrainConfig, dict]:
             **{k: v for k, v in config["train"].items() if k in TrainConfig.__dataclass_fields__}
         )
         model = build_model(model_cfg)
+        if hasattr(model, "upgrade_state_dict"):
+            state = model.upgrade_state_dict(state)
+        _check_shapes(model.state_dict(), state, run_dir)
         model.load_state_dict(state)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{run_dir}: config and weights do not match ({exc})") from None
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, ModspikeError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{run_dir}: config and weights do not match ({first})") from None
     model.eval()
     return model, train_cfg, metrics
+
+
+def _check_shapes(expected: dict, state: dict, run_dir) -> None:
+    """Name the first missing, unexpected or mis-shaped tensor (torch lists them all, on many
+    lines)."""
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        more = len(missing) + len(extra) - 1
+        raise CheckpointError(
+            f"{run_dir}: weights do not match the config ({what}"
+            f"{f' and {more} more' if more else ''})"
+        )
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{run_dir}: weights do not match the config ({key} has shape"
+                f" {tuple(state[key].shape)}, the config builds {tuple(tensor.shape)})"
+            )

@@ -3,11 +3,15 @@ node types, shape (type) mismatches. Nothing else in modspike calls ``nir.read``
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import nir
 
 from modspike.errors import ModspikeError, NIRError
+from modspike.hdf5_guard import load_checked
+from modspike.kinds.nir_schema import META_KEY
+from modspike.validate import check_graph_meta
 
 NIR_PRIMITIVES = (
     "Input Output Affine Linear Conv1d Conv2d Delay Flatten I IF LI LIF CubaLI CubaLIF Scale"
@@ -34,15 +38,19 @@ def _scan_node_types(group, where: str) -> None:
 
 
 def read_nir_file(path: str | Path) -> nir.NIRGraph:
-    """``nir.read`` with typed errors: missing, truncated or corrupted files, unknown node types,
-    shape (type) mismatches."""
+    """``nir.read`` with typed errors: missing, truncated or corrupted files, files that are not
+    self-contained (external links / storage, soft links, virtual datasets: refused before any data
+    is read, ``modspike.hdf5_guard``), unknown node types, shape (type) mismatches.
+
+    The file is read once into memory; the checked bytes are the parsed bytes."""
     import h5py
 
     path = Path(path)
     if not path.is_file():
         raise NIRError(f"{path}: no such NIR file")
+    buffer = load_checked(path)
     try:
-        with h5py.File(path, "r") as f:
+        with h5py.File(buffer, "r") as f:
             if "node" not in f:
                 raise NIRError(f"{path}: not a NIR file (no 'node' group)")
             _scan_node_types(f["node"], "graph")
@@ -50,12 +58,15 @@ def read_nir_file(path: str | Path) -> nir.NIRGraph:
         raise
     except Exception as exc:  # h5py raises OSError, KeyError, ValueError, ... on corrupt files
         raise NIRError(f"{path}: not a readable NIR (HDF5) file ({_short(exc)})") from None
+    buffer.seek(0)
     try:
-        graph = nir.read(path)
+        graph = nir.read(buffer)
     except Exception as exc:  # nir raises AssertionError, ValueError, KeyError, TypeError, ...
         raise NIRError(f"{path}: invalid NIR graph ({_short(exc)})") from None
     if not isinstance(graph, nir.NIRGraph):
         raise NIRError(f"{path}: the file holds a single {type(graph).__name__}, not a graph")
+    meta = graph.metadata if isinstance(graph.metadata, dict) else {}
+    check_graph_meta(meta.get(META_KEY), str(path))
     return graph
 
 
@@ -64,12 +75,21 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def write_nir_file(path: str | Path, graph: nir.NIRGraph) -> None:
-    """``nir.write`` with a typed error when the graph cannot be serialised (callers write into
-    a temporary folder that is discarded on failure)."""
+def nir_bytes(graph: nir.NIRGraph) -> bytes:
+    """A NIR graph serialised in memory (``nir.write`` into a buffer); a graph nir or h5py cannot
+    serialise is a :class:`NIRError`."""
+    buffer = io.BytesIO()
     try:
-        nir.write(path, graph)
-    except OSError as exc:  # disk full, permissions: the artifact writer cleans up
-        raise NIRError(f"{path}: cannot write the NIR file ({_short(exc)})") from None
+        nir.write(buffer, graph)
     except Exception as exc:  # h5py / nir cannot serialise something in the graph
-        raise NIRError(f"{path}: cannot write the graph ({_short(exc)})") from None
+        raise NIRError(f"cannot write the graph ({_short(exc)})") from None
+    return buffer.getvalue()
+
+
+def write_nir_file(path: str | Path, graph: nir.NIRGraph) -> None:
+    """``nir.write`` through memory: HDF5 fills a buffer, then one plain write puts it on disk.
+
+    h5py writing straight to a full disk fails inside its close (an ``OSError`` at best, a crash
+    at worst); a plain ``write`` of the finished bytes fails cleanly with ``ENOSPC``, which the
+    atomic writers of :mod:`modspike.outputs` turn into ``OutOfSpaceError`` (nothing left)."""
+    Path(path).write_bytes(nir_bytes(graph))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from modspike.errors import QuantizationError
+from modspike.errors import ConfigError, QuantizationError
 
 
 def per_neuron(value, n: int, name: str) -> np.ndarray:
@@ -39,3 +39,18 @@ def int_array(d: dict, key: str, n: int, lo: int | None = None, hi: int | None =
     if (lo is not None and np.any(arr < lo)) or (hi is not None and np.any(arr > hi)):
         raise QuantizationError(f"fixed-point parameter {key!r} is outside [{lo}, {hi}]")
     return arr
+
+
+def finite_constant(value, name: str, lo: float | None = None, hi: float | None = None) -> float:
+    """A cell constant from a config: a finite real number in ``[lo, hi]`` (ConfigError else)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"cell option {name!r} must be a number, got {value!r}")
+    number = float(value)
+    if (
+        not np.isfinite(number)
+        or (lo is not None and number < lo)
+        or (hi is not None and number > hi)
+    ):
+        bounds = f" in [{lo}, {hi}]" if hi is not None else f" >= {lo}" if lo is not None else ""
+        raise ConfigError(f"cell option {name!r} must be a finite number{bounds}, got {value!r}")
+    return number

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...values import finite_constant
 from ..lif.float_step import drop_legacy_keys
 from ..surrogate import arctan_spike
 
@@ -64,7 +65,9 @@ class CubaLIFCell(nn.Module):
     def __init__(self, n: int, alpha: float = 0.8, beta: float = 0.9, threshold: float = 1.0):
         super().__init__()
         self.n = n
-        self.alpha, self.beta, self.threshold = float(alpha), float(beta), float(threshold)
+        self.alpha = finite_constant(alpha, "alpha", 0.0, 1.0)
+        self.beta = finite_constant(beta, "beta", 0.0, 1.0)
+        self.threshold = finite_constant(threshold, "threshold", 0.0)
 
     def legacy_values(self) -> dict[str, float]:
         return {"alpha": self.alpha, "beta": self.beta, "threshold": self.threshold}
@@ -96,9 +99,9 @@ class CubaLIFCell(nn.Module):
     def forward(self, a: torch.Tensor, state: CubaLIFState):
         return step(a, state, prepare(self.float_params()))
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    def upgrade_state(self, state_dict: dict, prefix: str) -> None:
+        """Run directories of earlier versions hold snntorch's buffers: check and drop them."""
         drop_legacy_keys(state_dict, prefix, self.legacy_values())
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def build(n: int, cfg) -> CubaLIFCell:

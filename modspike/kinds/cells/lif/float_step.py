@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...values import finite_constant
 from ..surrogate import arctan_spike
 
 
@@ -64,7 +65,8 @@ class LIFCell(nn.Module):
     def __init__(self, n: int, beta: float = 0.9, threshold: float = 1.0):
         super().__init__()
         self.n = n
-        self.beta, self.threshold = float(beta), float(threshold)
+        self.beta = finite_constant(beta, "beta", 0.0, 1.0)
+        self.threshold = finite_constant(threshold, "threshold", 0.0)
 
     def legacy_values(self) -> dict[str, float]:
         return {"beta": self.beta, "threshold": self.threshold}
@@ -88,9 +90,9 @@ class LIFCell(nn.Module):
     def forward(self, a: torch.Tensor, state: LIFState):
         return step(a, state, prepare(self.float_params()))
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    def upgrade_state(self, state_dict: dict, prefix: str) -> None:
+        """Run directories of earlier versions hold snntorch's buffers: check and drop them."""
         drop_legacy_keys(state_dict, prefix, self.legacy_values())
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 LEGACY_FIXED = {"graded_spikes_factor": 1.0, "reset_mechanism_val": 1.0}

@@ -20,6 +20,7 @@ from modspike.fixedpoint import (
     round_half_up,
 )
 from modspike.network import FixedCell
+from modspike.validate import check_fixed_point_fields
 
 from ...values import int_array, per_neuron
 from .int_step import LIFIntParams
@@ -108,7 +109,11 @@ def to_dict(fixed: FixedCell) -> dict:
     }
 
 
+FIELDS = ("du", "dv", "vth", "bias_v", "bias_a", "state_exp")
+
+
 def from_dict(d: dict, n: int) -> FixedCell:
+    check_fixed_point_fields(d, FIELDS, n)
     state_exp = int_array(d, "state_exp", n, -200, 200)
     params = LIFIntParams(
         int_array(d, "du", n, 0, DECAY_MAX),

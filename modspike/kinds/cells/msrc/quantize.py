@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modspike.fixedpoint import SRCFormat
 from modspike.network import FixedCell
+from modspike.validate import check_fixed_point_fields
 
 from ...values import int_array, per_neuron
 from ..src.quantize import fixed_constants, graded_cell, tables, tables_from_dict, tables_to_dict
@@ -39,6 +40,7 @@ def to_dict(fixed: FixedCell) -> dict:
 
 
 def from_dict(d: dict, n: int) -> FixedCell:
+    check_fixed_point_fields(d, (*FIELDS, "ru"), n)
     sfmt, squash, gate, tanh = tables_from_dict(d)
     lim = 1 << (sfmt.state_bits - 1)
     fields = {k: int_array(d, k, n, -lim, lim) for k in FIELDS}

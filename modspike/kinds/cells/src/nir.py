@@ -11,6 +11,7 @@ import numpy as np
 
 from modspike.errors import NIRError
 from modspike.fixedpoint import FORMAT_VERSION
+from modspike.validate import check_extension
 
 from ...nir_schema import (
     META_KEY,
@@ -68,6 +69,7 @@ def read_extension(node, name: str, n: int, kind, names: tuple[str, ...]):
     meta = node.metadata.get(META_KEY) if isinstance(node.metadata, dict) else None
     if not isinstance(meta, dict):
         raise NIRError(f"{name}: the {kind.name} extension lacks its metadata")
+    check_extension(meta, name, n)  # finite real constants and parameters
     schema_version(meta.get("schema"), SRC_EXTENSION_SCHEMA, name)
     constants, params = meta.get("constants"), meta.get("params")
     if not isinstance(constants, dict) or not isinstance(params, dict):

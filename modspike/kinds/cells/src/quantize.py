@@ -15,6 +15,7 @@ from modspike.fixedpoint import (
     tanh_table,
 )
 from modspike.network import FixedCell
+from modspike.validate import check_fixed_point_fields, check_src_format
 
 from ...values import int_array, per_neuron
 from .int_step import SRCIntParams
@@ -85,6 +86,7 @@ def tables_to_dict(p) -> dict:
 
 def tables_from_dict(d: dict):
     """``(sfmt, squash or None, gate, tanh)`` from the dictionary form, validated."""
+    check_src_format(d)
     try:
         sfmt = SRCFormat(frac_bits=int(d["frac_bits"]), state_bits=int(d["state_bits"]))
         found = d["tables"]
@@ -101,6 +103,7 @@ def to_dict(fixed: FixedCell) -> dict:
 
 
 def from_dict(d: dict, n: int) -> FixedCell:
+    check_fixed_point_fields(d, FIELDS, n)
     sfmt, squash, gate, tanh = tables_from_dict(d)
     lim = 1 << (sfmt.state_bits - 1)
     fields = {k: int_array(d, k, n, -lim, lim) for k in FIELDS}
