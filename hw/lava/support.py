@@ -25,6 +25,7 @@ from types import ModuleType
 
 from modspike.errors import HardwareError
 from modspike.interrupts import children_die_with_parent, register_temp
+from modspike.outputs import pid_alive
 
 MP_PREFIX = "modspike-mp-"
 _MP_DIR = re.compile(rf"^{MP_PREFIX}(\d+)-[A-Za-z0-9_]+$")
@@ -53,16 +54,6 @@ def import_lava() -> ModuleType:
     return lava
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_stale_mp_dirs(folder: str | Path | None = None) -> list[Path]:
     """Remove ``modspike-mp-PID-*`` folders whose process is gone; returns them."""
     folder = Path(folder or tempfile.gettempdir())
@@ -73,7 +64,7 @@ def clean_stale_mp_dirs(folder: str | Path | None = None) -> list[Path]:
         return removed
     for entry in entries:
         match = _MP_DIR.match(entry.name)
-        if match and entry.is_dir(follow_symlinks=False) and not _pid_alive(int(match.group(1))):
+        if match and entry.is_dir(follow_symlinks=False) and not pid_alive(int(match.group(1))):
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
     return removed
