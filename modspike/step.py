@@ -101,6 +101,12 @@ def run(
     every layer step (warm-up captures states with it).
     """
     steps, batch = inputs.shape[0], inputs.shape[1]
+    if modulation is not None:
+        if len(modulation) != len(prog.layers):
+            raise ConfigError(f"{len(modulation)} modulation signals for {len(prog.layers)} layers")
+        for L, m in zip(prog.layers, modulation):
+            if m is not None and L.modulate is None:
+                raise ConfigError(f"layer {L.name}: a {L.kind.name} layer takes no modulation")
     state = list(state) if state is not None else prog.initial_state(batch)
     records: list[list] = [[] for _ in prog.layers]
     total = prog.ops.zeros(batch, prog.layers[-1].n)
