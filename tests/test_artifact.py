@@ -358,3 +358,20 @@ def test_manifest_loader_accepts_the_real_thing(export_src_artifact):
     assert artifact.file("model.nir").is_file()
     with pytest.raises(ArtifactError, match="no nothing.bin"):
         artifact.file("nothing.bin")
+
+
+def test_a_newer_network_schema_is_refused_in_one_line(export_src_artifact, tmp_path, capsys):
+    art = tmp_path / "art"
+    shutil.copytree(export_src_artifact, art)
+    manifest = json.loads((art / "manifest.json").read_text())
+    assert manifest["network_schema"] == "modspike-network/1"
+    manifest["network_schema"] = "modspike-network/9"
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="newer than this modspike reads"):
+        open_artifact(art)
+    assert main(["inspect", str(art)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "modspike-network/9" in err[0]
+    del manifest["network_schema"]  # artifacts of the previous version have none: /1
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    open_artifact(art)
