@@ -119,6 +119,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         f" ({', '.join(registry.cell_names('attractor'))}; default: 0, off)",
     )
     p.add_argument(
+        "--latency-threshold",
+        type=v.float_option(0.0, 1.0),
+        default=0.01,
+        metavar="X",
+        help="latency code: intensities at or below X never spike (default: 0.01); a higher"
+        " threshold means fewer input events",
+    )
+    p.add_argument(
         "--reg-synops",
         type=v.float_option(0.0, 1e6),
         default=0.0,

@@ -179,13 +179,11 @@ def test_report_tiers_are_the_tier_functions_of_its_own_counts(report_two, expor
     for v, row in be["break_even_input_events"].items():
         e_ann = src["ann"]["energy_pj_band"][v]["central"]
         star = row["central"]
-        e_at = lambda x: (
-            be["energy_at_measured_pj"]["central"]
-            + be[  # noqa: E731
-                "e_in_pj_per_input_event"
-            ]["central"]
-            * (x - x0)
-        )
+
+        def e_at(x, be=be):
+            central = be["energy_at_measured_pj"]["central"]
+            return central + be["e_in_pj_per_input_event"]["central"] * (x - x0)
+
         if star is None:
             assert e_at(0.0) > e_ann
         else:

@@ -54,6 +54,7 @@ class TrainConfig:
     qat: bool = False  # quantisation-aware training on the export grid (train/qat.py)
     warmup_steps: int = 0  # cells.md 6: VAA* warm-up before training (BRC, nBRC, SRC family)
     reg_synops: float = 0.0  # loss + reg_synops * synaptic-operation fraction (train/sparsity.py)
+    latency_threshold: float = 0.01  # latency code: intensities at or below it never spike
 
     def __post_init__(self):
         if self.epochs is None:  # per model family: a default baseline is trained to its best
@@ -94,6 +95,7 @@ class TrainConfig:
         if self.limit is not None and self.limit < 1:
             raise ConfigError("--limit must be at least 1")
         number(self.reg_synops, "--reg-synops", lo=0.0, hi=1e6)
+        number(self.latency_threshold, "--latency-threshold", lo=0.0, hi=1.0)
         if self.reg_synops > 0 and is_ann(self.cell):
             raise ConfigError("--reg-synops applies to spiking cells, not to the ANN baseline")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
