@@ -370,13 +370,18 @@ def figure(result: dict, path: Path) -> None:
             ax.axvspan(band["low"] / 1e3, band["high"] / 1e3, color="tab:red", alpha=0.04)
             ax.axvline(band["central"] / 1e3, color="tab:red", ls=style, lw=0.8)
         ax.axhline(ann["accuracy_int8"], color="tab:red", lw=0.6, alpha=0.5)
-        ax.axhline(ann["accuracy_int8"] - result["goal_tolerance"], color="tab:red", lw=0.6,
-                   ls=":", alpha=0.5)  # fmt: skip
+        floor = ann["accuracy_int8"] - result["goal_tolerance"]
+        ax.axhline(floor, color="tab:red", lw=0.6, ls=":", alpha=0.5)
+        top = max([ann["accuracy_int8"]] + [p["accuracy"] for p in pts]) + 0.002
+        right = ann["energy_pj"]["int8_dense"]["central"] / 1e3
+        left = min(p["energy_pj"]["low"] for p in pts) / 2e3
+        ax.fill_between([left, right], floor, top, color="tab:green", alpha=0.06)
     for c in cells:
         ax.scatter([], [], color=colors[c], label=c)
     for enc, m in markers.items():
         ax.scatter([], [], marker=m, color="gray", label=enc)
     ax.plot([], [], color="tab:red", label="int8 ANN dense (solid) / zero-skip (dashed)")
+    ax.fill_between([], [], [], color="tab:green", alpha=0.2, label="goal region (vs dense)")
     ax.set_xscale("log")
     ax.set_xlabel("deployed-tier energy per inference (nJ, log; whiskers: low-high band)")
     ax.set_ylabel(f"test accuracy ({result['backend']})")
