@@ -160,12 +160,13 @@ def _onnx_fp32(path: Path, x: np.ndarray, y: np.ndarray) -> dict:
     }
 
 
-def _ann_side(artifact, x, y, x_cal, steps: int) -> dict | None:
+def _ann_side(artifact, x, y, steps: int, data, data_dir) -> dict | None:
     """The baseline ANN: float accuracy (onnxruntime), the static int8 and low-bit networks'
     accuracy and non-zero inputs per layer, layer facts."""
     if BASELINE_FILE not in artifact.manifest.get("files", {}):
         return None
     path = artifact.file(BASELINE_FILE)
+    x_cal = _training_split(artifact, data, data_dir)
     mlp = load_mlp(path)
     if mlp.n_in != x.shape[1]:
         raise ArtifactError(f"{path}: {mlp.n_in} inputs, the data has {x.shape[1]}")
@@ -260,8 +261,7 @@ def measure(
     steps = int(result["steps"])
     encoding, enc_note = encoding_name(net)
     labels = np.asarray(result["labels"])
-    x_cal = _training_split(artifact, data, data_dir)
-    ann = _ann_side(artifact, rasters["x"], labels, x_cal, steps)
+    ann = _ann_side(artifact, rasters["x"], labels, steps, data, data_dir)
     notes = [enc_note] if enc_note else []
     if net.readout is not None and net.readout.integration is not Integration.SUM_OVER_TIME:
         notes.append("the readout integrates per step; it is priced as one readout of the time sum")

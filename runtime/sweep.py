@@ -465,7 +465,9 @@ def run_sweep(
                     {
                         "accuracy_fp32": rec["ann"]["accuracy_fp32"],
                         "accuracy_int8": rec["ann"]["accuracy_int8"],
-                        "energy_pj": rec["ann"]["energy_pj"],
+                        "energy_pj": {
+                            v: rec["ann"]["energy_pj"][v] for v in COMPARATORS
+                        },  # the low-bit ANN's depends on T: under "low_bit"
                         "lemaire_pj": rec["ann"]["lemaire_pj"],
                     }
                 )
