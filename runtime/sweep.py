@@ -336,6 +336,10 @@ def figure(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     pts = result["points"]
+    best_ann = max(a["accuracy_int8"] for a in result["ann"].values())
+    floor = best_ann - 0.06  # the goal is at the top: points far below it are listed, not drawn
+    hidden_pts = [p for p in pts if p["accuracy"] < floor]
+    pts = [p for p in pts if p["accuracy"] >= floor]
     fig, ax = plt.subplots(figsize=(8, 5.5))
     cells = sorted({p["cell"] for p in pts})
     colors = dict(zip(cells, plt.get_cmap("tab10").colors))
@@ -354,6 +358,11 @@ def figure(result: dict, path: Path) -> None:
             elinewidth=0.6,
             capsize=0,
         )
+    if hidden_pts:
+        names = ", ".join(f"{p['id']} ({p['accuracy']:.3f})" for p in hidden_pts[:6])
+        more = f" and {len(hidden_pts) - 6} more" if len(hidden_pts) > 6 else ""
+        ax.text(0.01, 0.01, f"below {floor:.2f}, not drawn: {names}{more}", fontsize=6,
+                transform=ax.transAxes, wrap=True)  # fmt: skip
     front = [p for p in pts if p["pareto"]]
     front.sort(key=lambda p: p["energy_pj"]["central"])
     ax.step(
@@ -370,12 +379,14 @@ def figure(result: dict, path: Path) -> None:
             ax.axvspan(band["low"] / 1e3, band["high"] / 1e3, color="tab:red", alpha=0.04)
             ax.axvline(band["central"] / 1e3, color="tab:red", ls=style, lw=0.8)
         ax.axhline(ann["accuracy_int8"], color="tab:red", lw=0.6, alpha=0.5)
-        floor = ann["accuracy_int8"] - result["goal_tolerance"]
-        ax.axhline(floor, color="tab:red", lw=0.6, ls=":", alpha=0.5)
+        goal_floor = ann["accuracy_int8"] - result["goal_tolerance"]
+        ax.axhline(goal_floor, color="tab:red", lw=0.6, ls=":", alpha=0.5)
         top = max([ann["accuracy_int8"]] + [p["accuracy"] for p in pts]) + 0.002
+        if not pts:
+            continue
         right = ann["energy_pj"]["int8_dense"]["central"] / 1e3
         left = min(p["energy_pj"]["low"] for p in pts) / 2e3
-        ax.fill_between([left, right], floor, top, color="tab:green", alpha=0.06)
+        ax.fill_between([left, right], goal_floor, top, color="tab:green", alpha=0.06)
     for c in cells:
         ax.scatter([], [], color=colors[c], label=c)
     for enc, m in markers.items():
