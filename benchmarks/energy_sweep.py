@@ -9,8 +9,8 @@ with the ANN of its own seed and hidden size, 64, in the deployed tier only):
 * the regulariser: IF and LIF, T 5, latency 0.2, lambda 10 and 30, seeds 0, 1, 2;
 * references: SRC at T 5 and 25 (rate, latency), LIF and IF at T 25 (rate), seed 0.
 
-Budget: about 100 points of 3-20 s each on one thread, run niced: 15-40 min on the 2 shared
-cores of this machine, depending on their load. The event stand-in data (dvs-digits) is not in
+Budget: 90 points of 3-20 s each on one thread, run niced: 7 min in the recorded run, up to
+~40 min on the 2 shared cores under load. The event stand-in data (dvs-digits) is not in
 the trainer on this branch, so the table is digits only.
 
 Writes ``benchmarks/results/energy_sweep/{sweep.json, sweep.md, pareto.png}`` and

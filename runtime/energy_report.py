@@ -301,15 +301,36 @@ def price_tiers(
         totals["readout_macs"] = snb["readout_macs"]
         totals["readout_sum_updates"] = snb["readout_sum_updates"]
     seconds_snn = snn_time_s(steps, time.step_s) if time.step_s is not None else None
-    plat_snn = [platform_energy(totals, p, side="snn", seconds=seconds_snn) for p in snn_platforms]
-    plat_ann = []
+    ann_totals = None
     if ann_layers is not None:
         ann_totals = {
             "macs_dense": cblock["ann"]["total"]["macs_dense"],
             "macs_zero_skip": cblock["ann"]["total"].get("macs_zero_skip", 0.0),
         }
+    platform = platform_block(totals, snn_platforms, ann_totals, ann_platforms, seconds_snn)
+    return {
+        "counts": cblock,
+        "lemaire": lemaire,
+        "deployed": deployed,
+        "platform": platform,
+        "_energies": {"snn": snn, "ann": anns, "lemaire": (lem_snn, lem_ann)},
+    }
+
+
+def platform_block(
+    totals: Mapping[str, float],
+    snn_platforms: Sequence[str],
+    ann_totals: Mapping[str, float] | None,
+    ann_platforms: Sequence[str],
+    seconds_snn: float | None = None,
+) -> dict:
+    """Tier (iv): each profile's price of the counts it names, and every SNN-ANN pair as a
+    ratio with its flags or as refused, with the reason."""
+    plat_snn = [platform_energy(totals, p, side="snn", seconds=seconds_snn) for p in snn_platforms]
+    plat_ann = []
+    if ann_totals is not None:
         plat_ann = [platform_energy(ann_totals, p, side="ann") for p in ann_platforms]
-    platform = {
+    return {
         "kind": "modeled",
         "tier": "platform",
         "snn": [e.to_json() for e in plat_snn],
@@ -317,13 +338,6 @@ def price_tiers(
         "ratios": [_ratio(s, a) for s in plat_snn for a in plat_ann],
         "rule": "a ratio is refused across scopes and with an unverified figure, flagged across"
         " process nodes",
-    }
-    return {
-        "counts": cblock,
-        "lemaire": lemaire,
-        "deployed": deployed,
-        "platform": platform,
-        "_energies": {"snn": snn, "ann": anns, "lemaire": (lem_snn, lem_ann)},
     }
 
 

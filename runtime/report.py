@@ -45,7 +45,13 @@ from modspike.runtime.energy_network import (
     readout_facts,
     spiking_counts,
 )
-from modspike.runtime.energy_report import TimeBase, constants_table, price_tiers, strip_private
+from modspike.runtime.energy_report import (
+    TimeBase,
+    constants_table,
+    platform_block,
+    price_tiers,
+    strip_private,
+)
 from modspike.runtime.energy_tech import BAND_NAMES
 from modspike.runtime.report_render import figures, html_page, markdown
 
@@ -284,13 +290,28 @@ def measure(
             time=time_base,
             notes=notes,
         )
-    except TierUnavailable as exc:
+    except (TierUnavailable, EnergyProfileError) as exc:
+        # a network the Lemaire and deployed tiers cannot price (a convolution, a cell kind
+        # without operation counts in the technology): say so, keep the counts and the platform
         counts = [{} for _ in names]
+        ann_totals = None
+        if ann is not None:
+            ann_totals = {
+                "macs_dense": float(sum(f.dense_macs for f in ann["_facts"])),
+                "macs_zero_skip": float(
+                    sum(
+                        f.dense_macs * nz / f.n_in
+                        for f, nz in zip(ann["_facts"], ann["nonzero_inputs_int8"])
+                    )
+                ),
+            }
         tiers = {
             "counts": {"neurobench_per_sample": summary["per_sample"]},
             "lemaire": {"unavailable": str(exc)},
             "deployed": {"unavailable": str(exc)},
-            "platform": {"unavailable": str(exc)},
+            "platform": platform_block(
+                summary["per_sample"], snn_profiles, ann_totals, ann_profiles if ann else ()
+            ),
             "_energies": None,
         }
     energies = tiers.get("_energies")

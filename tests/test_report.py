@@ -243,3 +243,25 @@ def test_cli_exit_codes_and_nothing_half_written(
     assert [p.name for p in out.iterdir()] == ["report.json"]
     assert (out / "report.json").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]  # no temporary folder left
+
+
+def test_a_network_the_technology_cannot_price_still_gets_counts_and_platform(
+    report_lif_artifact, tmp_path
+):
+    """A cell kind without operation counts in the technology: the Lemaire and deployed tiers
+    say why they are unavailable, the counts and the platform tier are still reported."""
+    from modspike.runtime.energy import PROFILE_DIR
+
+    text = (PROFILE_DIR / "horowitz45.toml").read_text()
+    start = text.index("[cell.lif]")
+    end = text.index("[cell.", start + 1)
+    tech = tmp_path / "no_lif.toml"
+    tech.write_text(text[:start] + text[end:])
+    out = tmp_path / "rep"
+    argv = ["report", str(report_lif_artifact), "--limit", "5", "--quiet", "--out", str(out)]
+    assert main([*argv, "--technology", str(tech)]) == 0
+    (e,) = json.loads((out / "report.json").read_text())["artifacts"]
+    assert "no operation counts for cell kind 'lif'" in e["tiers"]["deployed"]["unavailable"]
+    assert "unavailable" in e["tiers"]["lemaire"] and e["snn"]["energy_pj_per_sample"] is None
+    assert e["tiers"]["platform"]["snn"][0]["energy_pj"] > 0
+    assert "unavailable" in (out / "report.md").read_text()
