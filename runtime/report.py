@@ -426,6 +426,8 @@ def build_report(
             f"ANN precision {precision!r}: the deployed tier prices integer networks, and an fp32"
             " ANN is not like for like with a fixed-point SNN; use int8 (the default)"
         )
+    if time_base is not None and time_base.static_w > 0 and not time_base.given:
+        raise ConfigError("--static-power needs a time base: give --step-time and --mac-rate")
     for a in artifacts:
         if not Path(a).is_dir():
             raise ArtifactError(f"{a}: no such artifact folder")

@@ -443,13 +443,26 @@ def _constants_table(report):
     rows = []
     for prof, block in report["constants"].items():
         for key, c in block["constants"].items():
-            value = c.get("value", c.get("power_w", c.get("m", "")))
+            unit = str(c.get("unit", ""))
+            if "mults" in c:  # a cell's operations per neuron update
+                value = (
+                    f"{c['mults']} mult x {c['mult_bits']} bit, {c['adds']} adds,"
+                    f" {c['table_reads']} table reads"
+                )
+            elif "m" in c:  # a band
+                value = f"m = {_fmt(c['m'])}, floor {_fmt(c['floor_bytes'])} B" + (
+                    ", registers" if c.get("registers") else ""
+                )
+            elif "power_w" in c:
+                value, unit = _fmt(c["power_w"]), "W"
+            else:
+                value = _fmt(c.get("value"))
             rows.append(
                 [
                     prof,
                     key,
-                    _fmt(value) if not isinstance(value, str) else value,
-                    str(c.get("unit", "")),
+                    value,
+                    unit,
                     str(c.get("source", "")),
                     str(c.get("evidence", block.get("evidence", ""))),
                 ]

@@ -226,6 +226,16 @@ def test_cli_exit_codes_and_nothing_half_written(
     assert "no such artifact" in err and len(err.strip().splitlines()) == 1
     assert main(["report", str(export_src_artifact), "--limit", "0", "--out", str(out)]) == 2
     assert "--limit" in capsys.readouterr().err
+    art = str(export_src_artifact)
+    for extra, message in (
+        (["--ann-precision", "fp32"], "not like for like"),
+        (["--profile", "horowitz45"], "pass it as --technology"),
+        (["--technology", "loihi"], "not a deployed-tier technology"),
+        (["--static-power", "1"], "needs a time base"),
+    ):
+        assert main(["report", art, *extra, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
     # a failure after the counting (here: in the figures) keeps an older report untouched
     out.mkdir()
