@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from modspike import validate as v
+
 from .options import COUNT, SEED, add_out
 
 NAME = "report"
-HELP = "modeled cost of artifacts: counts, energy vs the ANN baseline, figures"
+HELP = "modeled cost of artifacts in four energy tiers, vs the ANN baseline, with figures"
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -16,11 +18,18 @@ def add(sub: argparse._SubParsersAction) -> None:
         NAME,
         help=HELP,
         description=(
-            "Run each ARTIFACT_DIR (sim by default; lava gives identical counts), count spikes and"
-            " synaptic operations per layer, sample and step, price them on an energy profile and"
-            " compare with the artifact's baseline.onnx ANN (int8 MACs, accuracy and latency via"
-            " onnxruntime). Writes REPORT_DIR/{report.json, report.md, report.html}. Every energy"
-            " is modeled, not measured (docs/energy.md)."
+            "Run each ARTIFACT_DIR (sim by default; lava gives identical counts), count events per"
+            " layer, sample and step, and price them next to the artifact's baseline.onnx ANN in"
+            " four tiers that are never divided across each other: counts; Lemaire"
+            " (SpikingJelly 2.0.0's model); deployed, the headline (SNN and ANN at their deployed"
+            " bit widths on ONE technology, memory included, a low / central / high band, the"
+            " dominating term, energy vs input events with the break-even and the largest T that"
+            " can break even); platform (published per-event figures of chips; a ratio across"
+            " scopes is refused). The ANN is priced dense, zero-skipping and at"
+            " ceil(log2(T+1))-bit activations, each with the accuracy of that static integer"
+            " network. Writes REPORT_DIR/{report.json, report.md, report.html}; report.json holds"
+            " every number and every constant with its source. Everything is modeled, not"
+            " measured (docs/energy-model.md)."
         ),
     )
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACT_DIR")
@@ -30,27 +39,60 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=COUNT, metavar="N", help="the first N test samples only")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the input spikes (default: 0)")
     p.add_argument(
+        "--technology",
+        default="horowitz45",
+        help="deployed-tier technology, pricing BOTH sides: a name or TOML path (default:"
+        " horowitz45, 45 nm)",
+    )
+    p.add_argument(
         "--profile",
-        default="loihi",
-        help="SNN energy profile: loihi, spinnaker2_proto28, seneca_22nm or a TOML path (default: loihi)",
+        default="loihi,seneca_22nm,truenorth_28nm",
+        help="platform-tier profiles of the SNN, comma-separated names or TOML paths (default:"
+        " loihi,seneca_22nm,truenorth_28nm; also spinnaker2_proto28)",
     )
     p.add_argument(
         "--ann-profile",
-        default="horowitz45",
-        help="ANN energy profile: a name or TOML path with mac_int8 / mac_fp32 (default: horowitz45)",
+        default="simba_16nm",
+        help="platform-tier profiles of the ANN, comma-separated (default: simba_16nm, chip"
+        " scope: its ratio with a core-scope SNN profile is refused)",
     )
     p.add_argument(
         "--ann-precision",
         choices=("int8", "fp32"),
         default="int8",
-        help="price the ANN's MACs at int8 (precision-matched with 8-bit SNN weights) or fp32",
+        help="the ANN's deployed precision: int8 (the only one priced; fp32 is refused, it is not"
+        " like for like with a fixed-point SNN)",
+    )
+    p.add_argument(
+        "--step-time",
+        type=v.float_option(0.0, 1.0, lo_open=True),
+        metavar="S",
+        help="hardware time of one SNN step in seconds: with --mac-rate, a time base (t = T x S),"
+        " energy-delay products and the static power at which the ordering flips",
+    )
+    p.add_argument(
+        "--mac-rate",
+        type=v.float_option(0.0, 1e18, lo_open=True),
+        metavar="MAC_PER_S",
+        help="the ANN's multiply-accumulates per second (t = MACs / rate)",
+    )
+    p.add_argument(
+        "--static-power",
+        type=v.float_option(0.0, 1e3),
+        default=0.0,
+        metavar="W",
+        help="static power in watts added to both sides as P x t (needs --step-time and"
+        " --mac-rate; default 0)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_out(
         p,
         "REPORT_DIR",
         "report folder to write",
-        sources=lambda a: (*a.artifacts, *_paths(a.profile, a.ann_profile)),
+        sources=lambda a: (
+            *a.artifacts,
+            *_paths(a.technology, *a.profile.split(","), *a.ann_profile.split(",")),
+        ),
         protects=lambda a: (a.data_dir,),
     )
     p.set_defaults(func=run)
@@ -62,6 +104,7 @@ def _paths(*names: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modspike.runtime.energy_report import TimeBase
     from modspike.runtime.report import build_report
 
     report = build_report(
@@ -76,14 +119,17 @@ def run(args: argparse.Namespace) -> int:
         ann_profile=args.ann_profile,
         precision=args.ann_precision,
         progress=not args.quiet,
+        technology=args.technology,
+        time_base=TimeBase(args.step_time, args.mac_rate, args.static_power),
     )
     rows = [
         {
             "artifact": e["artifact"],
             "accuracy": e["accuracy"],
             "snn_pj_per_inference": e["snn"]["energy_pj_per_sample"],
-            "ann_pj_per_inference": e["ann"]["energy_pj_per_sample"] if e["ann"] else None,
+            "ann_pj_per_inference": e["ann"].get("energy_pj_per_sample") if e["ann"] else None,
             "ratio_snn_over_ann": e["ratio_snn_over_ann"],
+            "tier": "deployed, central",
         }
         for e in report["artifacts"]
     ]

@@ -85,8 +85,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--epochs",
         type=v.int_option(1, v.MAX_EPOCHS),
-        default=30,
-        help="training epochs (default: 30)",
+        default=None,
+        help="training epochs (default: 30; 200 for ann, the best of benchmarks/ann_defaults.py)",
     )
     p.add_argument(
         "--batch-size",
@@ -117,6 +117,22 @@ def add(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="VAA* warm-up steps before training, for the cells with an attractor state"
         f" ({', '.join(registry.cell_names('attractor'))}; default: 0, off)",
+    )
+    p.add_argument(
+        "--latency-threshold",
+        type=v.float_option(0.0, 1.0),
+        default=0.01,
+        metavar="X",
+        help="latency code: intensities at or below X never spike (default: 0.01); a higher"
+        " threshold means fewer input events",
+    )
+    p.add_argument(
+        "--reg-synops",
+        type=v.float_option(0.0, 1e6),
+        default=0.0,
+        metavar="LAMBDA",
+        help="energy-aware training: add LAMBDA x (fraction of the synaptic operations the hidden"
+        " layers' events cause) to the loss; 0 (default) leaves training unchanged",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_out(p, "RUN_DIR", "run directory to write", protects=lambda a: (a.data_dir,))

@@ -36,6 +36,9 @@ def encode_split(manifest: dict, x: np.ndarray, seed: int) -> np.ndarray:
         raise ConfigError("the artifact's manifest names no input encoding (name, steps)")
     gen = torch.Generator().manual_seed(seed)
     kw = {"gain": enc.get("gain", 1.0), "prefix": enc.get("prefix", 0), "generator": gen}
+    threshold = enc.get("threshold")  # latency code (older artifacts: the default)
+    if threshold is not None:
+        kw["threshold"] = threshold
     xt = torch.as_tensor(x, dtype=torch.float32)
     return encode(xt, enc["name"], enc["steps"], **kw).numpy().astype(np.uint8)
 

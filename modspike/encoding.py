@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 ENCODINGS = ("rate", "latency")
+LATENCY_THRESHOLD = 0.01  # latency code: intensities at or below it never spike
 
 
 def rate_encode(
@@ -58,8 +59,9 @@ def encode(
     gain: float = 1.0,
     prefix: int = 0,
     generator: torch.Generator | None = None,
+    threshold: float = LATENCY_THRESHOLD,
 ) -> torch.Tensor:
-    """Dispatch on the encoding name (``rate`` or ``latency``).
+    """Dispatch on the encoding name (``rate`` or ``latency``; ``threshold``: latency only).
 
     The code's size is checked before it is drawn: ``(prefix + steps) x samples x features``
     float values must fit in memory (a :class:`~modspike.errors.ConfigError` otherwise)."""
@@ -75,17 +77,19 @@ def encode(
     if encoding == "rate":
         return rate_encode(x, steps, gain=gain, prefix=prefix, generator=generator)
     if encoding == "latency":
-        return latency_encode(x, steps, prefix=prefix)
+        number(threshold, "latency threshold", lo=0.0, hi=1.0)
+        return latency_encode(x, steps, threshold=threshold, prefix=prefix)
     raise ValueError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
 
 
 def encode_batch(model, x: torch.Tensor, cfg, gen: torch.Generator | None) -> torch.Tensor:
     """The network input for a batch of intensities as a training config says (``cfg.encoding``,
-    ``steps``, ``gain``, ``prefix``): the intensities themselves for a static-input model (the
-    ANN baseline)."""
+    ``steps``, ``gain``, ``prefix``, ``latency_threshold``): the intensities themselves for a
+    static-input model (the ANN baseline)."""
     if getattr(model, "static_input", False):
         return x
-    return encode(x, cfg.encoding, cfg.steps, cfg.gain, cfg.prefix, generator=gen)
+    threshold = getattr(cfg, "latency_threshold", LATENCY_THRESHOLD)
+    return encode(x, cfg.encoding, cfg.steps, cfg.gain, cfg.prefix, gen, threshold)
 
 
 def generator(seed: int) -> torch.Generator:

@@ -37,7 +37,7 @@ TMP_TAG, OLD_TAG = "modspike-tmp", "modspike-old"
 _STALE = re.compile(rf"^\..+\.(?:{TMP_TAG}|{OLD_TAG})-(\d+)-[A-Za-z0-9_]+$")
 SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 ACCESS_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM}
-MARKERS = ("config.json", "manifest.json", "report.json", "excitability.json")
+MARKERS = ("config.json", "manifest.json", "report.json", "excitability.json", "sweep.json")
 """A folder holding one of these is an earlier modspike output, which ``--force`` may replace."""
 
 _FORCE: contextvars.ContextVar[bool | None] = contextvars.ContextVar("modspike_force", default=None)

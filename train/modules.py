@@ -285,6 +285,9 @@ def encoding_of(train_config: Any) -> Encoding:
     """The input encoding a training config used (rate / latency code of intensities)."""
     if train_config.encoding not in ENCODINGS:
         raise ConfigError(f"unknown encoding {train_config.encoding!r}")
+    extra = {}
+    if train_config.encoding == "latency":  # recorded, so that every backend draws the same code
+        extra["threshold"] = float(getattr(train_config, "latency_threshold", 0.01))
     return Encoding(
-        train_config.encoding, train_config.steps, train_config.gain, train_config.prefix
+        train_config.encoding, train_config.steps, train_config.gain, train_config.prefix, extra
     )
