@@ -275,3 +275,15 @@ def test_a_network_the_technology_cannot_price_still_gets_counts_and_platform(
     assert "unavailable" in e["tiers"]["lemaire"] and e["snn"]["energy_pj_per_sample"] is None
     assert e["tiers"]["platform"]["snn"][0]["energy_pj"] > 0
     assert "unavailable" in (out / "report.md").read_text()
+
+
+def test_inspect_and_report_give_the_same_memory(report_two, export_src_artifact, capsys):
+    """One memory model: `modspike inspect` and the report's per-layer footprint agree."""
+    assert main(["inspect", str(export_src_artifact), "--json"]) == 0
+    inspected = json.loads(capsys.readouterr().out)
+    report = json.loads((report_two / "report.json").read_text())
+    entry = next(a for a in report["artifacts"] if a["artifact"] == str(export_src_artifact))
+    rows = entry["counts"]["layers"]
+    assert [layer["name"] for layer in inspected["layers"]] == list(rows)
+    for layer in inspected["layers"]:
+        assert layer["memory_bytes"] == math.ceil(rows[layer["name"]]["footprint_bits"] / 8)
