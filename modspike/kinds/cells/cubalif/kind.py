@@ -25,7 +25,7 @@ CUBALIF = CellKind(
         min_shift=FIXED.min_shift,
     ),
     quant=QUANT,
-    nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),
+    nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS, read_foreign=nir.read_foreign),
     memory=MEMORY,
     description="current-based LIF (Lava's bit-accurate LIF with a current decay du)",
 )

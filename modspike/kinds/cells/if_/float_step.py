@@ -1,5 +1,5 @@
 """Integrate-and-fire (NIR ``IF``): ``v = v + gain*a``; spike where ``v > threshold``, then
-``v = v_reset``."""
+``v = v_reset`` (or another tool's :class:`~..lif.rule.SpikeRule`, the layer's constants)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import NamedTuple
 
 import torch
 
+from ..lif.rule import custom
+from ..lif.rule import float_step as rule_step
 from ..surrogate import arctan_spike
 
 
@@ -25,6 +27,10 @@ def initial_state(batch: int, n: int, device=None, dtype=None) -> IFState:
 
 
 def step(a: torch.Tensor, state: IFState, p: IFParams, constants=None):
+    rule = custom(constants)  # another tool's conventions (lif/rule.py): v stored before reset
+    if rule is not None:
+        out, v = rule_step(state.v, lambda v: v + p.gain * a, p, rule)
+        return out, IFState(v)
     v = state.v + p.gain * a
     spikes = arctan_spike(v - p.threshold)
     return spikes, IFState(torch.where(spikes > 0, p.v_reset, v))

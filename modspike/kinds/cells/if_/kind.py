@@ -11,7 +11,7 @@ IF_KIND = CellKind(
     float_params=float_step.IFParams,
     floating=FloatArith(initial_state=float_step.initial_state, step=float_step.step),
     synapse_bias=True,
-    nir=NirCodec(write=None, read=nir.read, claims=nir.CLAIMS),
+    nir=NirCodec(write=None, read=nir.read, claims=nir.CLAIMS, read_foreign=nir.read_foreign),
     memory=MEMORY,
     description="integrate-and-fire without leak",
 )
