@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import nir
@@ -297,9 +298,8 @@ def from_nir(
     i = 0
     while i < len(path):
         name, node = path[i], nodes[path[i]]
-        if isinstance(node, nir.Flatten):
-            shape = (int(np.prod(shape)),)
-            i += 1
+        if isinstance(node, nir.Flatten):  # a dense layer flattens its input itself: the layer
+            i += 1  # keeps the (C, H, W) shape it receives (Network.input_shape)
             continue
         synapse = _synapse(node, name, shape)
         if i + 1 == len(path):
@@ -366,10 +366,16 @@ def import_nir(
     producer: str | None = None,
     reset: str | None = None,
 ) -> Network:
-    """Read and interpret a ``.nir`` file (typed errors only)."""
-    graph = read_nir_file(path)
+    """Read and interpret a ``.nir`` file (typed errors only); batch dimensions of size 1 in its
+    Input / Output types are dropped (a note says so)."""
+    repairs: list[str] = []
+    graph = read_nir_file(path, repairs)
     try:
-        return from_nir(graph, dt, producer, reset)
+        net = from_nir(graph, dt, producer, reset)
+        if repairs:
+            prov = net.provenance
+            net = net.replace(provenance=replace(prov, notes=(*prov.notes, *repairs)))
+        return net
     except ModspikeError:
         raise
     except Exception as exc:  # untrusted file: malformed values the checks above did not foresee
