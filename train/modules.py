@@ -46,12 +46,12 @@ class ModelConfig:
     hs0: str = "1.0"  # mSRC/BSRC: h_s0 init, a value or LO:HI (uniform)
     learn_hs0: bool = True
     cell_options: dict = field(default_factory=dict)  # constants overriding the defaults
-    input_shape: list[int] | None = None  # one step's input, e.g. (C, H, W) frames; None: (n_in,)
+    in_shape: list | None = None  # one step's input, e.g. (C, H, W) event frames; None: (n_in,)
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        if out["input_shape"] is None:  # flat input: the config as before the field existed
-            del out["input_shape"]
+        if out["in_shape"] is None:  # flat input: the config as before the field existed
+            del out["in_shape"]
         return out
 
     @classmethod
@@ -271,7 +271,7 @@ def to_network(
             " ONNX instead"
         )
     provenance = provenance or Provenance(model_config=model.config.to_dict())
-    shape = tuple(model.config.input_shape or (model.config.n_in,))
+    shape = tuple(model.config.in_shape or (model.config.n_in,))
     return network_of(model.layers, shape, model.readout.weight, encoding, dt, provenance)
 
 

@@ -145,12 +145,12 @@ class TrainConfig:
         return self.lr if self.lr is not None else (1e-3 if is_ann(self.cell) else 5e-3)
 
     def model_config(
-        self, n_in: int, n_out: int, input_shape: tuple[int, ...] | None = None
+        self, n_in: int, n_out: int, in_shape: tuple[int, ...] | None = None
     ) -> ModelConfig:
         return ModelConfig(
             cell=self.cell,
             n_in=n_in,
-            input_shape=None if input_shape is None else list(input_shape),
+            in_shape=None if in_shape is None else list(in_shape),
             hidden=self.hidden,
             layers=self.layers,
             n_out=n_out,
