@@ -48,6 +48,24 @@ def test_event_set_loads_only_the_splits_asked_for() -> None:
     assert ds.encoding["bins"] == 10 and ds.encoding["downsample"] == 4
 
 
+def test_one_dimensional_sets_skip_splits_too(tmp_path) -> None:
+    """SHD (a row of channels): a test-only load bins nothing else, and its frames are flat."""
+    from modspike.events import make_events, write_shd_file
+
+    rng = np.random.default_rng(0)
+
+    def samples(n):
+        t = [np.sort(rng.integers(0, 900_000, 50)) for _ in range(n)]
+        x = [rng.integers(0, 700, 50) for _ in range(n)]
+        return [make_events(a, np.zeros(50), b, np.ones(50, bool)) for a, b in zip(x, t)]
+
+    write_shd_file(tmp_path / "shd_train.h5", samples(20), np.arange(20) % 20)
+    write_shd_file(tmp_path / "shd_test.h5", samples(6), np.arange(6))
+    ds = load_dataset("shd", tmp_path, options=EventOptions(bins=4, downsample=7), splits=("test",))
+    assert ds.x_test.shape == (6, 4, 100) and ds.x_train.shape == (0, 4, 100)
+    assert ds.input_shape == (100,) and ds.x_test.sum() == 6 * 50
+
+
 def test_events_encoding_replays_the_frames() -> None:
     from modspike.hw.run_artifact import encode_split, input_options
 

@@ -219,7 +219,8 @@ def _bin_all(n: int, samples, sensor: Sensor, binning: Binning, stats: BinStats)
     frames = np.empty((n, binning.bins, *binning.frame_shape(sensor)), np.uint8)
     for i, ev in enumerate(samples):
         frames[i] = bin_events(ev, sensor, binning, stats)
-    return frames.reshape(n, binning.bins, -1) if sensor.is_1d else frames
+    units = int(np.prod(binning.frame_shape(sensor)))  # explicit: n may be 0 (a skipped split)
+    return frames.reshape(n, binning.bins, units) if sensor.is_1d else frames
 
 
 def _result(name, arrays, stats, sensor, binning, n_classes, split_seed=0) -> EventDataset:
