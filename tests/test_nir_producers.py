@@ -225,8 +225,8 @@ def test_imported_goldens_quantise(path: Path) -> None:
 @pytest.mark.slow
 def test_producer_rules_sim_equals_lava(tmp_path) -> None:
     """Layers Lava's own LIF cannot run (snntorch's late subtract, Spyx's double subtract and
-    delay, spike counts, a CubaLIF synapse bias) run in modspike's StepLayer: bit-exact with sim,
-    and lava-float gives the torch backend's spikes."""
+    delay, spike counts, a CubaLIF synapse bias, a recurrent LIF) run in modspike's StepLayer:
+    bit-exact with sim, and lava-float gives the torch backend's spikes."""
     pytest.importorskip("lava")
     from modspike.hw import backends
 
@@ -236,6 +236,7 @@ def test_producer_rules_sim_equals_lava(tmp_path) -> None:
         ("spyx", "cuba_lif"),
         ("rockpool", "cuba_lif"),
         ("norse", "cuba_lif"),
+        ("snntorch", "recurrent_lif"),  # a recurrent LIF: LIFReset would leak it across samples
     ]:
         net = import_nir(DATA / producer / f"{name}.nir", producer=producer)
         q = quantize(net, WeightFormat(8))

@@ -30,10 +30,13 @@ def uniform_shift(shift: np.ndarray, what: str) -> int:
 
 def fits(layer, fixed: bool) -> bool:
     """Whether ``LIFReset`` computes this layer: Lava's own reset and firing (no spike rule of
-    another tool), and a synapse bias only where Lava can add it (the voltage bias of a LIF
-    without current state; a CubaLIF's bias enters the current, which Lava's LIF cannot feed)."""
+    another tool), no recurrence, and a synapse bias only where Lava can add it (the voltage bias
+    of a LIF without current state; a CubaLIF's bias enters the current, which Lava's LIF cannot
+    feed). Every other LIF-family layer runs in the StepLayer, on the same integer step."""
     rule = layer.cell.constants
     if rule is not None and not getattr(rule, "is_default", False):
+        return False
+    if layer.recurrent is not None:  # LIFReset leaks the recurrent input across samples
         return False
     if fixed:
         p, lb = layer.cell.fixed.params, np.asarray(layer.cell.fixed.input_bias)
