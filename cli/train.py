@@ -14,8 +14,7 @@ HELP = "train a spiking (or ANN baseline) network on a data set"
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    from modspike import registry
-    from modspike.data import DATASETS
+    from modspike import data, registry
     from modspike.encoding import ENCODINGS
     from modspike.train.modules import model_names
 
@@ -30,17 +29,48 @@ def add(sub: argparse._SubParsersAction) -> None:
         choices=model_names(),
         help="cell type of the hidden layers; 'ann' is the non-spiking ReLU baseline (default: src)",
     )
-    p.add_argument("--data", default="digits", choices=DATASETS, help="data set (default: digits)")
-    p.add_argument("--data-dir", help="folder with the IDX files for mnist / fashion-mnist")
     p.add_argument(
-        "--encoding", default="rate", choices=ENCODINGS, help="input code (default: rate)"
+        "--data",
+        default="digits",
+        choices=data.names(),
+        help="data set (default: digits); event data: "
+        + ", ".join(data.names(data.EVENTS))
+        + " (docs/data.md)",
+    )
+    p.add_argument(
+        "--data-dir",
+        help="folder with the data set's files (mnist / fashion-mnist IDX files, N-MNIST's"
+        " Train/ and Test/, SHD's .h5 files, ...); digits and dvs-digits need none",
+    )
+    p.add_argument(
+        "--encoding",
+        choices=ENCODINGS,
+        help="input code: rate (default) or latency for images; events for event data (default)",
     )
     p.add_argument(
         "--steps",
         "-T",
         type=v.int_option(1, v.MAX_STEPS),
-        default=25,
-        help="coded time steps per sample (default: 25)",
+        help="coded time steps per sample (default: 25); event data: the number of time bins",
+    )
+    p.add_argument(
+        "--bins",
+        type=v.int_option(1, v.MAX_STEPS),
+        help="event data: time bins over the data set's window, one per step (default: the data"
+        " set's, e.g. 25 for dvs-digits, 30 for nmnist)",
+    )
+    p.add_argument(
+        "--bin-us",
+        type=v.int_option(1, 3_600_000_000),
+        metavar="US",
+        help="event data: bins of US microseconds instead of --bins",
+    )
+    p.add_argument(
+        "--downsample",
+        type=v.int_option(1, 64),
+        default=1,
+        metavar="K",
+        help="event data: sum K x K pixel blocks (SHD: K channels) (default: 1)",
     )
     p.add_argument(
         "--gain",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import importlib.metadata
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from modspike.artifact import (
     sha256_file,
     write_artifact,
 )
-from modspike.data import load_dataset
+from modspike.data import NO_OPTIONS, load_dataset
 from modspike.encoding import encode_batch, generator
 from modspike.errors import ArtifactError, ConfigError, ModspikeError, NIRError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
@@ -121,7 +121,8 @@ def export_run(
         ),
     )
     qnet = quantize(net, fmt, sfmt)
-    data = load_dataset(tcfg.data, data_dir or tcfg.data_dir, tcfg.split_seed)
+    options = tcfg.event_options() if hasattr(tcfg, "event_options") else NO_OPTIONS
+    data = load_dataset(tcfg.data, data_dir or tcfg.data_dir, tcfg.split_seed, options, ("test",))
     report = fidelity(model, qnet, data.x_test, data.y_test, tcfg, seed=tcfg.seed + 2)
     encoding = encoding.to_dict()
     info = {"encoding": encoding, "data": tcfg.data, "run_dir": str(run_dir)}
@@ -183,12 +184,19 @@ def export_run(
     return summary
 
 
-def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = None) -> dict:
-    """``modspike import-nir``: check a NIR file (any producer), record its dt, write an artifact."""
+def interpret_file(
+    file: str | Path,
+    dt: float | None = None,
+    producer: str | None = None,
+    reset: str | None = None,
+):
+    """``(graph, network)`` of a NIR file read as ``producer`` wrote it (typed errors only; batch
+    dimensions of size 1 in its types are dropped, and the network's notes say so)."""
     file = Path(file)
-    graph = read_nir_file(file)
+    repairs: list[str] = []
+    graph = read_nir_file(file, repairs)
     try:
-        net = from_nir(graph, dt)
+        net = from_nir(graph, dt, producer, reset)
     except ModspikeError:
         raise
     except Exception as exc:  # an untrusted file: as import_nir does, a typed error
@@ -196,14 +204,40 @@ def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = Non
         raise NIRError(
             f"{file}: cannot interpret the graph ({type(exc).__name__}: {first})"
         ) from None
+    if repairs:
+        prov = net.provenance
+        net = net.replace(provenance=replace(prov, notes=(*prov.notes, *repairs)))
+    return graph, net
+
+
+def import_to_artifact(
+    file: str | Path,
+    out: str | Path,
+    dt: float | None = None,
+    producer: str | None = None,
+    reset: str | None = None,
+) -> dict:
+    """``modspike import-nir``: check a NIR file (any producer), record its dt (and the producer
+    whose conventions it follows), write an artifact."""
+    file = Path(file)
+    graph, net = interpret_file(file, dt, producer, reset)
     graph = copy.copy(graph)
-    graph.metadata = {**(graph.metadata if isinstance(graph.metadata, dict) else {}), "dt": net.dt}
+    recorded = {"dt": net.dt}
     info = dict(net.provenance.info)
+    if "producer" in info:
+        recorded.update(producer=info["producer"], producer_reset=info["producer_reset"])
+    graph.metadata = {**(graph.metadata if isinstance(graph.metadata, dict) else {}), **recorded}
     kinds = net.kinds
     manifest = {
         "created": _now(),
         "created_by": tool_versions(),
-        "source": {"kind": "nir", "file": str(file), "sha256": sha256_file(file)},
+        "source": {
+            "kind": "nir",
+            "file": str(file),
+            "sha256": sha256_file(file),
+            "producer": info.get("producer", "nir"),
+            "reset": info.get("producer_reset"),
+        },
         "cell": kinds[0] if len(set(kinds)) == 1 else "mixed",
         "layers": kinds,
         "network_schema": NETWORK_SCHEMA,
@@ -234,6 +268,7 @@ def import_to_artifact(file: str | Path, out: str | Path, dt: float | None = Non
         "neurons": [layer.n for layer in net.layers],
         "dt": net.dt,
         "dt_source": net.provenance.dt_source,
+        "producer": info.get("producer", "nir"),
         "quantized": net.quantized,
         "notes": list(net.provenance.notes),
     }

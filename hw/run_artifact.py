@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from modspike.data import load_dataset
-from modspike.encoding import encode
+from modspike.data import NO_OPTIONS, EventOptions, load_dataset
+from modspike.encoding import EVENTS, encode
 from modspike.errors import ConfigError, HardwareError
 from modspike.export.artifact_build import open_artifact
 from modspike.hw import backends
@@ -30,17 +30,27 @@ def backend_names() -> list[str]:
 
 
 def encode_split(manifest: dict, x: np.ndarray, seed: int) -> np.ndarray:
-    """Input spikes ``(T, N, n_in)`` (uint8) for intensities ``x`` as the artifact's encoding says."""
+    """Input spikes ``(T, N, n_in)`` (uint8) for intensities ``x`` as the artifact's encoding says
+    (``events``: the binned frames ``x`` (N, T, ...) replayed, one bin per step, flattened)."""
     enc = manifest.get("encoding") or {}
     if "name" not in enc or "steps" not in enc:
         raise ConfigError("the artifact's manifest names no input encoding (name, steps)")
     gen = torch.Generator().manual_seed(seed)
     kw = {"gain": enc.get("gain", 1.0), "prefix": enc.get("prefix", 0), "generator": gen}
     threshold = enc.get("threshold")  # latency code (older artifacts: the default)
-    if threshold is not None:
+    if threshold is not None and enc["name"] != EVENTS:
         kw["threshold"] = threshold
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    return encode(xt, enc["name"], enc["steps"], **kw).numpy().astype(np.uint8)
+    xt = torch.as_tensor(np.asarray(x) if enc["name"] == EVENTS else x, dtype=torch.float32)
+    spikes = encode(xt, enc["name"], enc["steps"], **kw).numpy()
+    if enc["name"] == EVENTS and spikes.max(initial=0) > np.iinfo(np.uint8).max:
+        raise ConfigError("event counts above 255 per bin cannot be replayed")
+    return spikes.reshape(*spikes.shape[:2], -1).astype(np.uint8)
+
+
+def input_options(manifest: dict) -> EventOptions:
+    """How to bin event data so that the input equals what the artifact was made with."""
+    enc = manifest.get("encoding") or {}
+    return EventOptions.from_encoding(enc) if enc.get("name") == EVENTS else NO_OPTIONS
 
 
 def _join(chunks: list[list[np.ndarray]]) -> list[np.ndarray]:
@@ -106,7 +116,9 @@ def run_artifact(
     recorded = recorded if isinstance(recorded, dict) else {"name": recorded or "digits"}
     data = data or recorded.get("name", "digits")
     split_seed = int(recorded.get("split_seed", 0)) if data == recorded.get("name") else 0
-    x, y = load_dataset(data, data_dir, split_seed=split_seed).split(split)
+    options = input_options(manifest)
+    loaded = load_dataset(data, data_dir, split_seed, options, (split,), progress)
+    x, y = loaded.split(split)
     if limit is not None:
         x, y = x[:limit], y[:limit]
     spikes = encode_split(manifest, x, seed)

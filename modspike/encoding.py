@@ -1,10 +1,14 @@
-"""Input coding: static intensities in [0, 1] to spike trains of shape (time, batch, features)."""
+"""Input coding: static intensities in [0, 1] to spike trains of shape (time, batch, features)
+(``rate``, ``latency``), and ``events``: pre-binned event frames ``(batch, T, *shape)`` replayed
+one bin per step as ``(T, batch, *shape)`` (the counts themselves: a bin with several events is a
+graded input)."""
 
 from __future__ import annotations
 
 import torch
 
-ENCODINGS = ("rate", "latency")
+ENCODINGS = ("rate", "latency", "events")
+EVENTS = "events"
 LATENCY_THRESHOLD = 0.01  # latency code: intensities at or below it never spike
 
 
@@ -61,7 +65,8 @@ def encode(
     generator: torch.Generator | None = None,
     threshold: float = LATENCY_THRESHOLD,
 ) -> torch.Tensor:
-    """Dispatch on the encoding name (``rate`` or ``latency``; ``threshold``: latency only).
+    """Dispatch on the encoding name (``rate``, ``latency`` or ``events``; ``threshold``:
+    latency only).
 
     The code's size is checked before it is drawn: ``(prefix + steps) x samples x features``
     float values must fit in memory (a :class:`~modspike.errors.ConfigError` otherwise)."""
@@ -70,6 +75,8 @@ def encode(
     integer(steps, "steps", lo=1, hi=MAX_STEPS)
     integer(prefix, "prefix", lo=0, hi=MAX_STEPS)
     number(gain, "gain", lo=0.0, hi=MAX_GAIN)
+    if encoding == EVENTS:
+        return replay_events(x, steps, prefix)
     check_allocation(
         8.0 * (steps + prefix) * x.numel(),
         f"the input spikes ({steps + prefix} steps x {x.numel()} values)",
@@ -80,6 +87,24 @@ def encode(
         number(threshold, "latency threshold", lo=0.0, hi=1.0)
         return latency_encode(x, steps, threshold=threshold, prefix=prefix)
     raise ValueError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
+
+
+def replay_events(frames: torch.Tensor, steps: int, prefix: int = 0) -> torch.Tensor:
+    """Binned event frames ``(batch, T, *shape)`` as network input ``(prefix + T, batch, *shape)``
+    (float32 counts); ``T`` must be ``steps``."""
+    from .errors import ConfigError
+    from .validate import check_allocation
+
+    if frames.dim() < 3 or frames.shape[1] != steps:
+        raise ConfigError(
+            f"event frames of shape {tuple(frames.shape)} do not hold {steps} time bins"
+            " (expected (samples, bins, ...))"
+        )
+    check_allocation(4.0 * (steps + prefix) * frames[:, 0].numel(), "the event frames")
+    x = frames.transpose(0, 1).to(torch.float32)
+    if prefix:
+        x = torch.cat([x.new_zeros((prefix, *x.shape[1:])), x], dim=0)
+    return x
 
 
 def encode_batch(model, x: torch.Tensor, cfg, gen: torch.Generator | None) -> torch.Tensor:

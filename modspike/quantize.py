@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import QuantizationError
 from .fixedpoint import SRCFormat, WeightFormat, check_finite, round_half_up
-from .network import FixedWeights, Network, Synapse
+from .network import FixedWeights, Layer, Network, Synapse
 from .registry import require
 
 
@@ -37,6 +37,52 @@ def snapped(synapse: Synapse, fixed: FixedWeights, bias: np.ndarray | None) -> S
     return replace(synapse, weight=fixed.dequantize(), bias=bias, fixed=fixed)
 
 
+def merge_recurrent_bias(layer: Layer) -> Layer:
+    """A recurrent bias is a constant input every step (snntorch's RLeaky adds it from the
+    first step on): moved into the forward synapse's bias, where the integer model has a place."""
+    rec = layer.recurrent
+    if rec is None or rec.bias is None or not np.any(rec.bias != 0):
+        return layer
+    if rec.bias.shape != (layer.synapse.n_out,) or not layer.cell.kind.synapse_bias:
+        raise QuantizationError(f"{layer.name}: a recurrent bias has no fixed-point form")
+    bias = rec.bias if layer.synapse.bias is None else layer.synapse.bias + rec.bias
+    return replace(
+        layer, synapse=replace(layer.synapse, bias=bias), recurrent=replace(rec, bias=None)
+    )
+
+
+def fold_gain(layer: Layer, quant) -> Layer:
+    """``layer`` with its cell's input gain moved into the incoming weights and bias (the kind's
+    ``unit_gain``): the same dynamics, and the integer model has no gain to represent."""
+    if quant.unit_gain is None:
+        return layer
+    scale, cell = quant.unit_gain(layer.cell)
+    if scale is None:
+        return layer
+    scale = np.asarray(scale, dtype=np.float64)
+
+    def scaled(syn: Synapse | None) -> Synapse | None:
+        if syn is None:
+            return None
+        rows = syn.weight.shape[0]
+        per_row = scale.reshape(rows, -1) if scale.size % rows == 0 else None
+        if rows == scale.size * layer.cell.kind.in_multiplicity:
+            factor = np.repeat(scale, layer.cell.kind.in_multiplicity)
+        elif per_row is not None and np.all(per_row == per_row[:, :1]):
+            factor = per_row[:, 0]  # one gain per output channel (neurons laid out C, H, W)
+        else:
+            raise QuantizationError(
+                f"{layer.name}: per-neuron input gains cannot be moved into {syn.kind.name} weights"
+            )
+        weight = syn.weight * factor.reshape((-1,) + (1,) * (syn.weight.ndim - 1))
+        bias = None if syn.bias is None else syn.bias * factor
+        return replace(syn, weight=weight, bias=bias)
+
+    return replace(
+        layer, synapse=scaled(layer.synapse), recurrent=scaled(layer.recurrent), cell=cell
+    )
+
+
 def quantize(
     net: Network,
     fmt: WeightFormat | None = None,
@@ -52,6 +98,7 @@ def quantize(
         kind = layer.cell.kind
         arith = require(kind, "fixed", f"cannot quantise layer {layer.name}")
         quant = require(kind, "quant", f"cannot quantise layer {layer.name}")
+        layer = fold_gain(merge_recurrent_bias(layer), quant)
         syn = quantize_synapse(layer.synapse, fmt, in_exp, "synapse weights")
         out_exp = quant.out_exponent(sfmt)
         rec = None

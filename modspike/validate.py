@@ -37,7 +37,7 @@ MAX_ARRAY_ELEMENTS = 1 << 26  # one metadata array (64 Mi elements = 512 MiB of 
 MAX_TABLE_VALUES = (1 << 16) + 1  # a piecewise-linear table (ours have 513)
 MAX_TABLE_MAGNITUDE = 1 << 40  # table values and x_min are state-unit integers
 MAX_JSON_DEPTH = 64
-ENCODING_NAMES = ("rate", "latency")  # modspike.encoding.ENCODINGS (it imports this module)
+ENCODING_NAMES = ("rate", "latency", "events")  # modspike.encoding.ENCODINGS (imports this)
 MEMORY_FRACTION = 0.5  # one allocation may take at most this share of the available memory
 
 
@@ -325,6 +325,13 @@ def check_encoding(enc, where: str, error: type[ModspikeError] = ArtifactError) 
         number(enc["gain"], f"{where}: encoding gain", lo=0, lo_open=True, hi=MAX_GAIN, error=error)
     if "prefix" in enc:
         integer(enc["prefix"], f"{where}: encoding prefix", lo=0, hi=MAX_STEPS, error=error)
+    if enc.get("name") == "events":  # the binning that re-creates the frames (modspike.data)
+        integer(enc.get("bins"), f"{where}: encoding bins", lo=1, hi=MAX_STEPS, error=error)
+        integer(enc.get("duration_us"), f"{where}: encoding duration_us", lo=1,
+                hi=3_600_000_000, error=error)  # fmt: skip
+        integer(enc.get("downsample", 1), f"{where}: encoding downsample", lo=1, hi=64, error=error)
+        if enc.get("polarity", "split") not in ("split", "merge", "none"):
+            raise error(f"{where}: encoding polarity must be split, merge or none")
 
 
 def check_manifest(m: Mapping, where: str) -> None:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from modspike import registry
-from modspike.encoding import ENCODINGS
+from modspike.encoding import ENCODINGS, EVENTS
 from modspike.errors import ConfigError
 from modspike.network import (
     Cell,
@@ -46,9 +46,13 @@ class ModelConfig:
     hs0: str = "1.0"  # mSRC/BSRC: h_s0 init, a value or LO:HI (uniform)
     learn_hs0: bool = True
     cell_options: dict = field(default_factory=dict)  # constants overriding the defaults
+    in_shape: list | None = None  # one step's input, e.g. (C, H, W) event frames; None: (n_in,)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if out["in_shape"] is None:  # flat input: the config as before the field existed
+            del out["in_shape"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
@@ -267,9 +271,8 @@ def to_network(
             " ONNX instead"
         )
     provenance = provenance or Provenance(model_config=model.config.to_dict())
-    return network_of(
-        model.layers, (model.config.n_in,), model.readout.weight, encoding, dt, provenance
-    )
+    shape = tuple(model.config.in_shape or (model.config.n_in,))
+    return network_of(model.layers, shape, model.readout.weight, encoding, dt, provenance)
 
 
 def program_of(layers, readout: torch.Tensor | None = None, device=None) -> Program:
@@ -282,9 +285,18 @@ def program_of(layers, readout: torch.Tensor | None = None, device=None) -> Prog
 
 
 def encoding_of(train_config: Any) -> Encoding:
-    """The input encoding a training config used (rate / latency code of intensities)."""
+    """The input encoding a training config used (rate / latency code of intensities, or the
+    replay of event frames with their binning)."""
     if train_config.encoding not in ENCODINGS:
         raise ConfigError(f"unknown encoding {train_config.encoding!r}")
+    if train_config.encoding == EVENTS:
+        from modspike.data import event_encoding
+
+        record = event_encoding(
+            train_config.data, train_config.split_seed, train_config.event_options()
+        )
+        extra = {k: v for k, v in record.items() if k != "name"}
+        return Encoding(EVENTS, train_config.steps, 1.0, train_config.prefix, extra)
     extra = {}
     if train_config.encoding == "latency":  # recorded, so that every backend draws the same code
         extra["threshold"] = float(getattr(train_config, "latency_threshold", 0.01))

@@ -14,9 +14,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from modspike import data as datasets
 from modspike import registry
-from modspike.data import FEATURES, Dataset, load_dataset
-from modspike.encoding import ENCODINGS, encode_batch, generator
+from modspike.data import Dataset, EventOptions, load_dataset
+from modspike.encoding import ENCODINGS, EVENTS, encode_batch, generator
 from modspike.errors import CheckpointError, ConfigError, ModspikeError
 from modspike.rundir import load_run, save_run
 from modspike.validate import check_allocation, check_train_values, number
@@ -34,8 +35,8 @@ class TrainConfig:
     cell: str = "src"
     data: str = "digits"
     data_dir: str | None = None
-    encoding: str = "rate"
-    steps: int = 25  # coded time steps T
+    encoding: str | None = None  # rate (default) / latency for images; events for event data
+    steps: int | None = None  # coded time steps T (default 25); event data: the number of bins
     gain: float = 0.8  # rate code: spike probability per step = gain * intensity
     prefix: int = 0  # silent steps before the code
     hidden: int = 64
@@ -55,15 +56,59 @@ class TrainConfig:
     warmup_steps: int = 0  # cells.md 6: VAA* warm-up before training (BRC, nBRC, SRC family)
     reg_synops: float = 0.0  # loss + reg_synops * synaptic-operation fraction (train/sparsity.py)
     latency_threshold: float = 0.01  # latency code: intensities at or below it never spike
+    bins: int | None = None  # event data: time bins (= steps) over the window, or
+    bin_us: int | None = None  # ... bins of this many microseconds
+    downsample: int = 1  # event data: k x k pixel blocks summed
 
-    def __post_init__(self):
-        if self.epochs is None:  # per model family: a default baseline is trained to its best
+    def __post_init__(self) -> None:
+        """Defaults that depend on the model family and the data set: the epochs (a default
+        baseline is trained to its best), the encoding (``events`` for event data, else ``rate``)
+        and the steps (event data: the number of bins, ``--steps`` meaning ``--bins``)."""
+        if self.epochs is None:
             self.epochs = ANN_EPOCHS if is_ann(self.cell) else 30
+        kind = None
+        if isinstance(self.data, str) and self.data in datasets.names():
+            kind = datasets.source(self.data).kind
+        if self.encoding is None:
+            self.encoding = EVENTS if kind == datasets.EVENTS else "rate"
+        if kind == datasets.EVENTS and self.bins is None and self.bin_us is None:
+            self.bins = self.steps
+        if self.steps is None:
+            self.steps = 25
+            if kind == datasets.EVENTS:
+                try:
+                    self.steps = self._event_steps()
+                except ModspikeError:
+                    pass  # validate() names the bad option
+
+    def _event_steps(self) -> int:
+        from modspike.events.datasets import binning_of
+
+        return binning_of(self.data, **vars(self.event_options())).bins
+
+    def event_options(self) -> EventOptions:
+        """How event data are binned for this run."""
+        return EventOptions(bins=self.bins, bin_us=self.bin_us, downsample=self.downsample)
 
     def validate(self) -> None:
         """Every field's type and range (``modspike.validate``), before any data is loaded."""
         check_train_values(vars(self))
-        features = FEATURES.get(self.data, 784)
+        src = datasets.source(self.data)
+        if self.encoding not in src.encodings:
+            raise ConfigError(
+                f"--encoding {self.encoding} does not fit {self.data} ({src.kind}); use"
+                f" {' or '.join(src.encodings)}"
+            )
+        features = src.features(self.event_options())
+        if src.kind == datasets.EVENTS:
+            bins = self._event_steps()
+            if self.steps != bins:
+                raise ConfigError(
+                    f"--steps {self.steps}: the event frames have {bins} time bins (one per step);"
+                    " set the bins with --bins or --bin-us"
+                )
+            if is_ann(self.cell):
+                raise ConfigError("the ANN baseline takes static images; train it on image data")
         check_allocation(
             4.0 * (self.steps + self.prefix) * max(self.batch_size, 512) * features,
             f"the input spikes of one batch ({self.steps + self.prefix} steps)",
@@ -113,10 +158,13 @@ class TrainConfig:
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-3 if is_ann(self.cell) else 5e-3)
 
-    def model_config(self, n_in: int, n_out: int) -> ModelConfig:
+    def model_config(
+        self, n_in: int, n_out: int, in_shape: tuple[int, ...] | None = None
+    ) -> ModelConfig:
         return ModelConfig(
             cell=self.cell,
             n_in=n_in,
+            in_shape=None if in_shape is None else list(in_shape),
             hidden=self.hidden,
             layers=self.layers,
             n_out=n_out,
@@ -184,9 +232,12 @@ def train(
     The model with the best validation accuracy is kept. Returns ``(model, metrics)``.
     """
     cfg.validate()
-    data = load_dataset(cfg.data, cfg.data_dir, cfg.split_seed)
+    data = load_dataset(
+        cfg.data, cfg.data_dir, cfg.split_seed, cfg.event_options(), progress=progress
+    )
     torch.manual_seed(cfg.seed)
-    model_cfg = cfg.model_config(data.n_features, data.n_classes)
+    shape = data.input_shape if data.kind == datasets.EVENTS else None
+    model_cfg = cfg.model_config(data.n_features, data.n_classes, shape)
     model = build_model(model_cfg).to(cfg.device)
     if cfg.qat:
         from .qat import QuantizedNet, qat_report

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import nir
+import numpy as np
 
 from modspike.errors import ModspikeError, NIRError
 from modspike.hdf5_guard import load_checked
@@ -37,10 +38,14 @@ def _scan_node_types(group, where: str) -> None:
             _scan_node_types(sub, f"{where}/{name}" if where != "graph" else name)
 
 
-def read_nir_file(path: str | Path) -> nir.NIRGraph:
+def read_nir_file(path: str | Path, repairs: list[str] | None = None) -> nir.NIRGraph:
     """``nir.read`` with typed errors: missing, truncated or corrupted files, files that are not
     self-contained (external links / storage, soft links, virtual datasets: refused before any data
     is read, ``modspike.hdf5_guard``), unknown node types, shape (type) mismatches.
+
+    With a ``repairs`` list, a graph whose only type errors are batch dimensions of size 1 in its
+    Input / Output types (Rockpool writes ``[1, 12]`` and ``[1, 1, 5]``; snntorch with a batched
+    sample ``[1, 12]``) is repaired instead of refused, and what was dropped is appended to it.
 
     The file is read once into memory; the checked bytes are the parsed bytes."""
     import h5py
@@ -62,11 +67,58 @@ def read_nir_file(path: str | Path) -> nir.NIRGraph:
     try:
         graph = nir.read(buffer)
     except Exception as exc:  # nir raises AssertionError, ValueError, KeyError, TypeError, ...
-        raise NIRError(f"{path}: invalid NIR graph ({_short(exc)})") from None
+        graph = _repaired(buffer, repairs) if repairs is not None else None
+        if graph is None:
+            raise NIRError(f"{path}: invalid NIR graph ({_short(exc)})") from None
     if not isinstance(graph, nir.NIRGraph):
         raise NIRError(f"{path}: the file holds a single {type(graph).__name__}, not a graph")
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
     check_graph_meta(meta.get(META_KEY), str(path))
+    return graph
+
+
+def _squeezed(shape) -> np.ndarray | None:
+    """``shape`` without its leading size-1 dimensions, or None if it has none (or is 1-D)."""
+    arr = np.asarray(shape).reshape(-1)
+    k = 0
+    while k < arr.size - 1 and arr[k] == 1:
+        k += 1
+    return arr[k:] if k else None
+
+
+def _repaired(buffer, repairs: list[str]) -> nir.NIRGraph | None:
+    """The graph read without nir's type check, its Input / Output types stripped of leading
+    size-1 dimensions where that makes them match their neighbours; None if it still fails."""
+    buffer.seek(0)
+    try:
+        graph = nir.read(buffer, type_check=False)
+    except Exception:  # any failure other than the types: refused by the caller
+        return None
+    if not isinstance(graph, nir.NIRGraph):
+        return None
+    done = []
+    for a, b in graph.edges:
+        pre, post = graph.nodes.get(a), graph.nodes.get(b)
+        if isinstance(pre, nir.Input) and post is not None and post.input_type:
+            want = next(iter(post.input_type.values()))
+            got = _squeezed(pre.output_type["output"])
+            if got is not None and want is not None and np.array_equal(got, want):
+                done.append(f"Input {a!r} {list(pre.output_type['output'])} -> {list(got)}")
+                pre.input_type = {"input": got}
+                pre.output_type = {"output": got}
+        if isinstance(post, nir.Output) and pre is not None and pre.output_type:
+            want = next(iter(pre.output_type.values()))
+            got = _squeezed(post.input_type["input"])
+            if got is not None and want is not None and np.array_equal(got, want):
+                done.append(f"Output {b!r} {list(post.input_type['input'])} -> {list(got)}")
+                post.input_type = {"input": got}
+                post.output_type = {"output": got}
+    try:
+        graph.check_types()
+    except Exception:  # still inconsistent: not only batch dimensions
+        return None
+    if done:
+        repairs.append("dropped batch dimensions of size 1 from the types: " + "; ".join(done))
     return graph
 
 

@@ -6,14 +6,23 @@ modspike's extension subgraphs by their ``extension`` name, foreign nodes by the
 claims their class. Anything else is refused with a :class:`~modspike.errors.NIRError` that names
 the node, never a library traceback.
 
-``dt`` (NIR has no time step): from the file's metadata, else ``--dt``, else snntorch's 1e-4; the
-network's provenance records which (``dt_source``).
+``dt`` (NIR has no time step): from the file's metadata, else ``--dt``, else the producer's (the
+step its exporter assumes, or one recovered from the file), else snntorch's 1e-4; the network's
+provenance records which (``dt_source``).
+
+``producer`` (``modspike.kinds.producers``): who wrote the file, which the file does not say.
+Each neuron node is read as that tool runs it: its cell kind's ``read_foreign`` maps the producer's
+conventions (time step, reset, firing rule, input gains) onto the kind's parameters and spike rule,
+or a kind the producer's table names instead (Sinabs' spike counts). ``nir`` (the default) is
+NIR's own forward-Euler meaning. An artifact written by ``import-nir`` records the producer in its
+graph metadata (``producer``, ``producer_reset``), so reading it back needs no option.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import nir
@@ -22,6 +31,7 @@ import numpy as np
 from modspike import registry
 from modspike.errors import ModspikeError, NIRError, QuantizationError
 from modspike.fixedpoint import FORMAT_VERSION, WeightFormat, weights_from_grid
+from modspike.kinds import producers
 from modspike.kinds.nir_schema import DEFAULT_DT, GRAPH_SCHEMA, schema_version
 from modspike.kinds.nir_values import modspike_meta
 from modspike.network import (
@@ -54,8 +64,11 @@ def _decoded(value):
     return value
 
 
-def resolve_dt(graph: nir.NIRGraph, dt: float | None) -> tuple[float, str, list[str]]:
-    """``(dt, source, notes)``: file metadata first, then ``dt``, then the default 1e-4."""
+def resolve_dt(
+    graph: nir.NIRGraph, dt: float | None, producer: producers.Producer | None = None
+) -> tuple[float, str, list[str]]:
+    """``(dt, source, notes)``: file metadata first, then ``dt``, then the producer's (recovered
+    from the file, or its exporter's), then the default 1e-4."""
     notes = []
     found = []
     for meta in [graph.metadata] + [getattr(n, "metadata", None) for n in graph.nodes.values()]:
@@ -76,8 +89,53 @@ def resolve_dt(graph: nir.NIRGraph, dt: float | None) -> tuple[float, str, list[
         return file_dt, "metadata", notes
     if dt is not None:
         return float(dt), "--dt", notes
+    if producer is not None and producer.infer_dt is not None:
+        inferred = producer.infer_dt(
+            [n for n in _all_nodes(graph) if not isinstance(n, nir.NIRGraph)]
+        )
+        if inferred is not None:
+            notes.append(f"dt = {inferred:g} s recovered from the file ({producer.name}'s r)")
+            return inferred, "producer", notes
+    if producer is not None and producer.dt is not None:
+        notes.append(f"dt = {producer.dt:g} s: {producer.name}'s exporter's time step")
+        return producer.dt, "producer", notes
     notes.append(f"no dt in the file and no --dt: assumed {DEFAULT_DT:g} s (snntorch's convention)")
     return DEFAULT_DT, "default", notes
+
+
+def _all_nodes(graph: nir.NIRGraph) -> list:
+    out = []
+    for node in graph.nodes.values():
+        out.append(node)
+        if isinstance(node, nir.NIRGraph):
+            out += _all_nodes(node)
+    return out
+
+
+def resolve_producer(
+    graph: nir.NIRGraph, producer: str | None, reset: str | None
+) -> tuple[producers.Producer, str]:
+    """``(producer, reset mode)``: ``--producer`` (else the one an import-nir artifact records,
+    else ``nir``) and ``--reset`` (else the producer's default reset)."""
+    meta = graph.metadata if isinstance(graph.metadata, dict) else {}
+    recorded = _decoded(meta.get("producer"))
+    recorded_reset = _decoded(meta.get("producer_reset"))
+    if recorded is not None and producer is not None and producer != recorded:
+        raise NIRError(f"the file records producer {recorded!r}; --producer {producer} disagrees")
+    chosen = producers.producer(producer or recorded or producers.NIR)
+    if not chosen.plain and modspike_meta(graph):
+        raise NIRError(
+            f"the file was written by modspike; --producer {chosen.name} applies to other tools'"
+            " files"
+        )
+    reset = reset if reset is not None else recorded_reset
+    if reset is None:
+        reset = chosen.resets[0]
+    if reset not in chosen.resets:
+        raise NIRError(
+            f"--reset {reset}: {chosen.name}'s neurons reset by {' or '.join(chosen.resets)}"
+        )
+    return chosen, str(reset)
 
 
 def _graph_info(gmeta: dict) -> dict:
@@ -96,7 +154,7 @@ def _input_shape(node: nir.Input) -> tuple[int, ...]:
     return shape or (1,)
 
 
-def _cell_kind(node, name: str) -> registry.CellKind:
+def _cell_kind(node, name: str, producer: producers.Producer | None = None) -> registry.CellKind:
     ext = modspike_meta(node).get("extension") if isinstance(node, nir.NIRGraph) else None
     if ext is not None:
         ext = _decoded(ext)
@@ -104,6 +162,9 @@ def _cell_kind(node, name: str) -> registry.CellKind:
         if kind is None:
             raise NIRError(f"{name}: unknown modspike extension {ext!r}")
         return kind
+    instead = None if producer is None else producer.kinds.get(type(node).__name__)
+    if instead is not None:
+        return registry.cell(instead)
     try:
         kind = registry.claiming(node)
     except ModspikeError as exc:
@@ -186,14 +247,38 @@ def _quantized_layer(layer: Layer, nodes: dict, names, fixed_dict, fmt, in_exp) 
     return out
 
 
-def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Network:
+def read_cell(node, name: str, n: int, reading: producers.Reading, kind: registry.CellKind):
+    """``(kind, params, constants, fixed-point dict or None, notes)`` of one neuron node read as
+    ``reading.producer`` runs it (``kind``: from :func:`_cell_kind`)."""
+    codec = registry.require(kind, "nir", f"cannot read {name}")
+    if reading.plain or isinstance(node, nir.NIRGraph):  # ours: the extension says everything
+        return (kind, *codec.read(node, name, n, reading.dt, kind), [])
+    if codec.read_foreign is None:
+        params, constants, _ = codec.read(node, name, n, reading.dt, kind)
+        note = f"{name}: {kind.name} read with NIR's meaning at dt = {reading.dt:g}"
+        return kind, params, constants, None, [note]
+    params, constants = codec.read_foreign(node, name, n, reading)
+    return kind, params, constants, None, []
+
+
+def from_nir(
+    graph: nir.NIRGraph,
+    dt: float | None = None,
+    producer: str | None = None,
+    reset: str | None = None,
+) -> Network:
     """Interpret a NIR graph as a network (float parameters, plus the integer model when the file
-    carries modspike's fixed-point metadata)."""
+    carries modspike's fixed-point metadata); ``producer`` / ``reset``: whose conventions its
+    neurons follow (``modspike.kinds.producers``; default: the file's record, else ``nir``)."""
     gmeta = modspike_meta(graph)
     if gmeta:
         schema_version(gmeta.get("schema"), GRAPH_SCHEMA, "graph")
         schema_version(gmeta.get("format", FORMAT_VERSION), FORMAT_VERSION, "fixed-point format")
-    dt_value, dt_source, notes = resolve_dt(graph, dt)
+    chosen, reset_mode = resolve_producer(graph, producer, reset)
+    dt_value, dt_source, notes = resolve_dt(graph, dt, None if chosen.plain else chosen)
+    reading = producers.Reading(chosen.name, dt_value, reset_mode)
+    if not reading.plain:
+        notes.insert(0, f"read as {chosen.name} wrote it: {chosen.summary}")
     nodes, edges = inline_subgraphs(graph.nodes, graph.edges)
     path, recurrent = chain(nodes, edges)
     inp = next(v for v in nodes.values() if isinstance(v, nir.Input))
@@ -213,9 +298,8 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Network:
     i = 0
     while i < len(path):
         name, node = path[i], nodes[path[i]]
-        if isinstance(node, nir.Flatten):
-            shape = (int(np.prod(shape)),)
-            i += 1
+        if isinstance(node, nir.Flatten):  # a dense layer flattens its input itself: the layer
+            i += 1  # keeps the (C, H, W) shape it receives (Network.input_shape)
             continue
         synapse = _synapse(node, name, shape)
         if i + 1 == len(path):
@@ -225,9 +309,12 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Network:
             readout = (synapse, name)
             break
         cell_name, cell_node = path[i + 1], nodes[path[i + 1]]
-        kind = _cell_kind(cell_node, cell_name)
+        kind = _cell_kind(cell_node, cell_name, chosen)
         n = synapse.n_out // kind.in_multiplicity
-        params, constants, fixed_dict = kind.nir.read(cell_node, cell_name, n, dt_value, kind)
+        kind, params, constants, fixed_dict, more = read_cell(
+            cell_node, cell_name, n, reading, kind
+        )
+        notes += more
         rec_name = recurrent.get(cell_name)
         rec = None
         if rec_name is not None:
@@ -264,18 +351,31 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Network:
             model_config=info.get("model_config")
             if isinstance(info.get("model_config"), dict)
             else None,
-            info=extra,
+            info={**extra, "producer": chosen.name, "producer_reset": reset_mode}
+            if not reading.plain
+            else extra,
             dt_source=dt_source,
             notes=tuple(notes),
         ),
     )
 
 
-def import_nir(path: str | Path, dt: float | None = None) -> Network:
-    """Read and interpret a ``.nir`` file (typed errors only)."""
-    graph = read_nir_file(path)
+def import_nir(
+    path: str | Path,
+    dt: float | None = None,
+    producer: str | None = None,
+    reset: str | None = None,
+) -> Network:
+    """Read and interpret a ``.nir`` file (typed errors only); batch dimensions of size 1 in its
+    Input / Output types are dropped (a note says so)."""
+    repairs: list[str] = []
+    graph = read_nir_file(path, repairs)
     try:
-        return from_nir(graph, dt)
+        net = from_nir(graph, dt, producer, reset)
+        if repairs:
+            prov = net.provenance
+            net = net.replace(provenance=replace(prov, notes=(*prov.notes, *repairs)))
+        return net
     except ModspikeError:
         raise
     except Exception as exc:  # untrusted file: malformed values the checks above did not foresee

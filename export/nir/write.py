@@ -65,6 +65,12 @@ def to_nir(net: Network, info: dict | None = None) -> nir.NIRGraph:
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(net.input_shape))}
     edges: list[tuple[str, str]] = []
     prev = "input"
+    if len(net.input_shape) > 1 and len(net.layers[0].synapse.weight.shape) == 2:
+        # a dense first layer flattens its (C, H, W) input (event frames): NIR says so explicitly
+        shape = np.array(net.input_shape)
+        nodes["flatten"] = nir.Flatten(input_type={"input": shape}, start_dim=0, end_dim=-1)
+        edges.append(("input", "flatten"))
+        prev = "flatten"
     for layer in net.layers:
         codec = require(layer.cell.kind, "nir", f"cannot write layer {layer.name}")
         if codec.write is None:

@@ -105,7 +105,7 @@ class LavaGraph:
         prev_port, prev_graded = self.source.s_out, graded_input
         for k, layer in enumerate(net.layers, start=1):
             first = 1 + k
-            mapping = native(layer.cell.kind)
+            mapping = native(layer.cell.kind, layer, fixed)
             if mapping is not None:
                 if not reset:
                     raise HardwareError(

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import _split_train_val
 from ..errors import ConfigError, DataError
+from ..splits import split_train_val
 from .binning import Binning, BinStats, bin_events, make_binning
 from .dvs import StandIn, standin_events
 from .readers import (
@@ -59,6 +59,49 @@ LOCATIONS = {
     "dvs-gesture": "user*.aedat, their _labels.csv and trials_to_train.txt / trials_to_test.txt",
 }
 MAX_BYTES = 4 * 2**30  # dense frames of all splits together
+SPLITS = ("train", "val", "test")
+
+
+def sensor_of(name: str) -> Sensor:
+    """The sensor of an event data set (known before any file is read)."""
+    sensors = {
+        "nmnist": NMNIST_SENSOR,
+        "shd": Sensor(1, SHD_UNITS, 1),
+        "dvs-gesture": GESTURE_SENSOR,
+        "dvs-digits": StandIn().sensor,
+    }
+    if name not in sensors:
+        raise DataError(
+            f"unknown event data set {name!r}; choose one of {', '.join(EVENT_DATASETS)}"
+        )
+    return sensors[name]
+
+
+def binning_of(
+    name: str,
+    bins: int | None = None,
+    bin_us: int | None = None,
+    duration_us: int | None = None,
+    polarity: str = "split",
+    downsample: int = 1,
+) -> Binning:
+    """The clock of ``name`` for these options (defaults: ``DEFAULT_BINS``,
+    ``DEFAULT_DURATION_US``), checked; see :func:`load_event_dataset`."""
+    sensor_of(name)
+    if bins is None and bin_us is None:
+        bins = DEFAULT_BINS[name]
+    duration = DEFAULT_DURATION_US[name] if duration_us is None else duration_us
+    return make_binning(duration, bins, bin_us, polarity, downsample)
+
+
+def event_encoding(name: str, split_seed: int, binning: Binning) -> dict:
+    """The artifact's ``encoding`` record of ``name`` binned by ``binning`` (what
+    :attr:`EventDataset.encoding` holds, computed without reading or generating a sample)."""
+    sensor = sensor_of(name)
+    encoding = binning.encoding(sensor, name)
+    if name == "dvs-digits":
+        encoding["source"] = {"generator": "dvs-digits", "seed": split_seed, **asdict(StandIn())}
+    return encoding
 
 
 @dataclass(frozen=True)
@@ -101,6 +144,7 @@ def load_event_dataset(
     limit: int | None = None,
     max_bytes: int = MAX_BYTES,
     progress: bool = True,
+    splits: tuple[str, ...] = SPLITS,
 ) -> EventDataset:
     """Load and bin an event data set (see the module docstring for names and layouts).
 
@@ -108,7 +152,8 @@ def load_event_dataset(
     ``DEFAULT_DURATION_US[name]``) fix the clock, see :mod:`modspike.events.binning`. ``limit``
     keeps at most that many samples of each split (a seeded random subset, for quick runs).
     Refuses frames that would take more than ``max_bytes`` before allocating them (for N-MNIST,
-    DVS Gesture and the stand-in before reading or generating any sample).
+    DVS Gesture and the stand-in before reading or generating any sample). ``splits``: the splits
+    to bin (the others come back empty: a test run reads no training file).
     """
     if name not in EVENT_DATASETS:
         raise DataError(
@@ -118,12 +163,13 @@ def load_event_dataset(
         raise ConfigError(f"limit must be >= 1, got {limit}")
     if not 0.0 <= val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    if bins is None and bin_us is None:
-        bins = DEFAULT_BINS[name]
-    duration = DEFAULT_DURATION_US[name] if duration_us is None else duration_us
-    binning = make_binning(duration, bins, bin_us, polarity, downsample)
+    unknown = [k for k in splits if k not in SPLITS]
+    if unknown or not splits:
+        raise DataError(f"splits must be some of {', '.join(SPLITS)}, got {list(splits)}")
+    binning = binning_of(name, bins, bin_us, duration_us, polarity, downsample)
+    wanted = tuple(splits)
     if name == "dvs-digits":
-        return _load_standin(split_seed, binning, val_fraction, limit, max_bytes, progress)
+        return _load_standin(split_seed, binning, val_fraction, limit, max_bytes, progress, wanted)
     if data_dir is None:
         raise DataError(
             f"{name} is read from local files and never downloaded: pass a data folder holding "
@@ -131,23 +177,30 @@ def load_event_dataset(
         )
     if name == "dvs-gesture":
         return _load_gesture(
-            Path(data_dir), split_seed, binning, val_fraction, limit, max_bytes, progress
+            Path(data_dir), split_seed, binning, val_fraction, limit, max_bytes, progress, wanted
         )
     if name == "nmnist":
         return _load_nmnist(
-            Path(data_dir), split_seed, binning, val_fraction, limit, max_bytes, progress
+            Path(data_dir), split_seed, binning, val_fraction, limit, max_bytes, progress, wanted
         )
-    return _load_shd(Path(data_dir), split_seed, binning, val_fraction, limit, max_bytes, progress)
+    return _load_shd(
+        Path(data_dir), split_seed, binning, val_fraction, limit, max_bytes, progress, wanted
+    )
 
 
-def _splits(train_idx, y_train, test_idx, y_test, seed, val_fraction, limit) -> dict:
+def _splits(train_idx, y_train, test_idx, y_test, seed, val_fraction, limit, wanted=SPLITS) -> dict:
     """``{split: (indices, labels)}`` with the validation split carved from training, each cut to
-    a seeded random subset of ``limit`` samples if given."""
-    tr, ytr, va, yva = _split_train_val(
+    a seeded random subset of ``limit`` samples if given; the splits not ``wanted`` are empty."""
+    tr, ytr, va, yva = split_train_val(
         np.asarray(train_idx), np.asarray(y_train), val_fraction, seed
     )
     out = {"train": (tr, ytr), "val": (va, yva), "test": (np.asarray(test_idx), np.asarray(y_test))}
-    return out if limit is None else _limit(out, seed, limit)
+    out = out if limit is None else _limit(out, seed, limit)
+    return _only(out, wanted)
+
+
+def _only(splits: dict, wanted) -> dict:
+    return {k: (idx, y) if k in wanted else (idx[:0], y[:0]) for k, (idx, y) in splits.items()}
 
 
 def _check_size(splits: dict, binning: Binning, sensor: Sensor, max_bytes: int, name: str) -> None:
@@ -166,13 +219,12 @@ def _bin_all(n: int, samples, sensor: Sensor, binning: Binning, stats: BinStats)
     frames = np.empty((n, binning.bins, *binning.frame_shape(sensor)), np.uint8)
     for i, ev in enumerate(samples):
         frames[i] = bin_events(ev, sensor, binning, stats)
-    return frames.reshape(n, binning.bins, -1) if sensor.is_1d else frames
+    units = int(np.prod(binning.frame_shape(sensor)))  # explicit: n may be 0 (a skipped split)
+    return frames.reshape(n, binning.bins, units) if sensor.is_1d else frames
 
 
-def _result(name, arrays, stats, sensor, binning, n_classes, extra=None) -> EventDataset:
-    encoding = binning.encoding(sensor, name)
-    if extra:
-        encoding.update(extra)
+def _result(name, arrays, stats, sensor, binning, n_classes, split_seed=0) -> EventDataset:
+    encoding = event_encoding(name, split_seed, binning)
     return EventDataset(
         name,
         *(a for split in ("train", "val", "test") for a in arrays[split]),
@@ -198,7 +250,9 @@ def digits_split_indices(split_seed: int = 0, val_fraction: float = 0.1) -> dict
     return _splits(i_tr, y_tr, i_te, y_te, split_seed, val_fraction, None)
 
 
-def _load_standin(split_seed, binning, val_fraction, limit, max_bytes, progress) -> EventDataset:
+def _load_standin(
+    split_seed, binning, val_fraction, limit, max_bytes, progress, wanted=SPLITS
+) -> EventDataset:
     from sklearn.datasets import load_digits
 
     cfg = StandIn()
@@ -206,14 +260,14 @@ def _load_standin(split_seed, binning, val_fraction, limit, max_bytes, progress)
     splits = digits_split_indices(split_seed, val_fraction)
     if limit is not None:
         splits = _limit(splits, split_seed, limit)
+    splits = _only(splits, wanted)
     _check_size(splits, binning, cfg.sensor, max_bytes, "dvs-digits")
     arrays, stats = {}, {}
     for key, (idx, y) in splits.items():
         stats[key] = BinStats()
         events = standin_events(images[idx], idx, split_seed, cfg, progress=progress)
         arrays[key] = (_bin_all(len(idx), events, cfg.sensor, binning, stats[key]), y)
-    source = {"generator": "dvs-digits", "seed": split_seed, **asdict(cfg)}
-    return _result("dvs-digits", arrays, stats, cfg.sensor, binning, 10, {"source": source})
+    return _result("dvs-digits", arrays, stats, cfg.sensor, binning, 10, split_seed)
 
 
 def _limit(splits: dict, seed: int, limit: int) -> dict:
@@ -228,7 +282,7 @@ def _limit(splits: dict, seed: int, limit: int) -> dict:
     return out
 
 
-def _load_nmnist(root, split_seed, binning, val_fraction, limit, max_bytes, progress):
+def _load_nmnist(root, split_seed, binning, val_fraction, limit, max_bytes, progress, wanted):
     from tqdm.auto import tqdm
 
     train_paths, y_train = nmnist_files(root, "train")
@@ -242,6 +296,7 @@ def _load_nmnist(root, split_seed, binning, val_fraction, limit, max_bytes, prog
         split_seed,
         val_fraction,
         limit,
+        wanted,
     )
     _check_size(splits, binning, NMNIST_SENSOR, max_bytes, "nmnist")
     arrays, stats = {}, {}
@@ -253,7 +308,7 @@ def _load_nmnist(root, split_seed, binning, val_fraction, limit, max_bytes, prog
     return _result("nmnist", arrays, stats, NMNIST_SENSOR, binning, 10)
 
 
-def _load_shd(root, split_seed, binning, val_fraction, limit, max_bytes, progress):
+def _load_shd(root, split_seed, binning, val_fraction, limit, max_bytes, progress, wanted):
     sensor = Sensor(1, SHD_UNITS, 1)
     train, y_train = read_shd_file(shd_file(root, "train"), progress=progress)
     test, y_test = read_shd_file(shd_file(root, "test"), progress=progress)
@@ -266,6 +321,7 @@ def _load_shd(root, split_seed, binning, val_fraction, limit, max_bytes, progres
         split_seed,
         val_fraction,
         limit,
+        wanted,
     )
     _check_size(splits, binning, sensor, max_bytes, "shd")
     arrays, stats = {}, {}
@@ -276,7 +332,7 @@ def _load_shd(root, split_seed, binning, val_fraction, limit, max_bytes, progres
     return _result("shd", arrays, stats, sensor, binning, SHD_CLASSES)
 
 
-def _load_gesture(root, split_seed, binning, val_fraction, limit, max_bytes, progress):
+def _load_gesture(root, split_seed, binning, val_fraction, limit, max_bytes, progress, wanted):
     """Labels first (to size the arrays), then one recording at a time, binned as it is cut."""
     from tqdm.auto import tqdm
 
@@ -294,6 +350,7 @@ def _load_gesture(root, split_seed, binning, val_fraction, limit, max_bytes, pro
         split_seed,
         val_fraction,
         limit,
+        wanted,
     )
     _check_size(splits, binning, GESTURE_SENSOR, max_bytes, "dvs-gesture")
     frame = (binning.bins, *binning.frame_shape(GESTURE_SENSOR))
@@ -302,11 +359,11 @@ def _load_gesture(root, split_seed, binning, val_fraction, limit, max_bytes, pro
     stats = {key: BinStats() for key in splits}
     first = np.cumsum([0] + [len(lab) for lab in labels])
     for k in tqdm(range(len(trials)), desc="dvs-gesture", unit="recording", disable=not progress):
-        wanted = [g for g in range(first[k], first[k + 1]) if g in slot]
-        if not wanted:
+        labelled = [g for g in range(first[k], first[k + 1]) if g in slot]
+        if not labelled:
             continue
         samples, _ = gesture_samples(*trials[k])
-        for g in wanted:
+        for g in labelled:
             key, i = slot[g]
             frames[key][i] = bin_events(samples[g - first[k]], GESTURE_SENSOR, binning, stats[key])
     arrays = {key: (frames[key], y_) for key, (_, y_) in splits.items()}

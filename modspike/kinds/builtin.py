@@ -7,8 +7,23 @@ from .cells.if_.kind import IF_KIND
 from .cells.li.kind import LI
 from .cells.lif.kind import LIF
 from .cells.msrc.kind import BSRC, MSRC
+from .cells.multispike.kind import MULTISPIKE_KIND
 from .cells.src.kind import SRC
 from .cells.threshold.kind import THRESHOLD
 from .synapses.dense.kind import DENSE
 
-BUILTIN = (SRC, MSRC, BSRC, LIF, CUBALIF, BRC, NBRC, LI, I_KIND, IF_KIND, THRESHOLD, DENSE)
+BUILTIN = (
+    SRC,
+    MSRC,
+    BSRC,
+    LIF,
+    CUBALIF,
+    MULTISPIKE_KIND,
+    BRC,
+    NBRC,
+    LI,
+    I_KIND,
+    IF_KIND,
+    THRESHOLD,
+    DENSE,
+)

@@ -68,6 +68,29 @@ def check_reset(node, name: str) -> None:
         raise NIRError(f"{name}: reset mode {mode!r} is not supported (modspike resets to v_reset)")
 
 
+def node_rule(node, name: str):
+    """The spike rule a node's metadata records (modspike writes ``modspike.rule`` for a layer
+    imported with another tool's conventions, and ``reset_mode``): a
+    :class:`~modspike.kinds.cells.lif.rule.SpikeRule`, or None for the default."""
+    from .cells.lif.rule import SpikeRule
+
+    meta = getattr(node, "metadata", None) or {}
+    mode = meta.get("reset_mode", RESET_MODE) if isinstance(meta, dict) else RESET_MODE
+    if isinstance(mode, bytes):
+        mode = mode.decode(errors="replace")
+    recorded = modspike_meta(node).get("rule")
+    if recorded is None:
+        if mode == RESET_MODE:
+            return None
+        if mode == "subtract":
+            return SpikeRule(reset="subtract")
+        raise NIRError(f"{name}: reset mode {mode!r} is not supported (zero or subtract)")
+    rule = SpikeRule.from_dict(recorded, f"{name}: modspike.rule")
+    if rule.reset != mode:
+        raise NIRError(f"{name}: reset_mode {mode!r} disagrees with the recorded spike rule")
+    return None if rule.is_default else rule
+
+
 def v_reset(node, name: str, n: int) -> np.ndarray:
     if getattr(node, "v_reset", None) is None:  # files from before NIR PR #129
         return np.zeros(n)

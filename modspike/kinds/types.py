@@ -70,24 +70,31 @@ class FixedArith:
 class Quantizer:
     """``quantize(cell, synapse_fixed, recurrent_fixed, synapse_bias, fmt, sfmt)`` -> FixedCell;
     ``out_exponent(sfmt)``: the unit of the output; ``to_dict`` / ``from_dict(d, n)``: the
-    integer parameters as plain values (NIR metadata) and back, validated."""
+    integer parameters as plain values (NIR metadata) and back, validated. ``unit_gain(cell)`` ->
+    ``(scale per neuron or None, cell)``: an input gain the integer model lacks, which the
+    quantiser moves into the incoming weights first (None: the kind has no such gain)."""
 
     quantize: Callable
     out_exponent: Callable
     to_dict: Callable
     from_dict: Callable
+    unit_gain: Callable | None = None
 
 
 @dataclass(frozen=True)
 class NirCodec:
     """``write(layer, dt)`` -> the cell's NIR node (None: read-only kinds); ``read(node, name, n,
     dt, kind)`` -> ``(params, constants, fixed-point dict or None)``. ``claims``: foreign NIR node classes this kind reads;
-    ``extension``: the name of modspike's extension subgraph for kinds NIR has no primitive for."""
+    ``extension``: the name of modspike's extension subgraph for kinds NIR has no primitive for.
+    ``read_foreign(node, name, n, reading)`` -> ``(params, constants)``: the node as another tool
+    meant it (``reading``: a :class:`modspike.kinds.producers.Reading`: producer, dt, reset);
+    None: the kind reads every producer's nodes with NIR's own meaning (``read``)."""
 
     write: Callable
     read: Callable
     claims: tuple[type, ...] = ()
     extension: str | None = None
+    read_foreign: Callable | None = None
 
 
 @dataclass(frozen=True)

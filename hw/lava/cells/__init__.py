@@ -1,6 +1,8 @@
 """Cell kinds that Lava runs with a neuron of its own, by kind name: ``(fixed, floating)``
-builders, each ``(layer, period, offset) -> (process, Dense weights, Dense weight_exp)``. Every
-other kind with a step runs in modspike's generic ``StepLayer`` (hw/lava/procs)."""
+builders, each ``(layer, period, offset) -> (process, Dense weights, Dense weight_exp)``, and a
+check ``fits(layer, fixed)`` of whether the layer's arithmetic is that neuron's. Every other kind
+with a step, and every layer that does not fit (another tool's reset or firing rule, a CubaLIF
+synapse bias), runs in modspike's generic ``StepLayer`` (hw/lava/procs)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ from collections.abc import Callable
 
 from . import lif
 
-NATIVE: dict[str, tuple[Callable, Callable]] = {
-    "lif": (lif.fixed, lif.floating),
-    "cubalif": (lif.fixed, lif.floating),
+NATIVE: dict[str, tuple[Callable, Callable, Callable]] = {
+    "lif": (lif.fixed, lif.floating, lif.fits),
+    "cubalif": (lif.fixed, lif.floating, lif.fits),
 }
 
 
-def native(kind) -> tuple[Callable, Callable] | None:
-    """The native Lava mapping of a cell kind, or None."""
-    return NATIVE.get(kind.name)
+def native(kind, layer=None, fixed: bool = True) -> tuple[Callable, Callable] | None:
+    """The native Lava mapping of a cell kind, or None; with ``layer``, None also when that
+    layer does not fit the native neuron (``fixed``: for ``fixed_pt``, else ``floating_pt``)."""
+    found = NATIVE.get(kind.name)
+    if found is None or (layer is not None and not found[2](layer, fixed)):
+        return None
+    return found[0], found[1]

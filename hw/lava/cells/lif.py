@@ -28,6 +28,24 @@ def uniform_shift(shift: np.ndarray, what: str) -> int:
     return int(values[0])
 
 
+def fits(layer, fixed: bool) -> bool:
+    """Whether ``LIFReset`` computes this layer: Lava's own reset and firing (no spike rule of
+    another tool), no recurrence, and a synapse bias only where Lava can add it (the voltage bias
+    of a LIF without current state; a CubaLIF's bias enters the current, which Lava's LIF cannot
+    feed). Every other LIF-family layer runs in the StepLayer, on the same integer step."""
+    rule = layer.cell.constants
+    if rule is not None and not getattr(rule, "is_default", False):
+        return False
+    if layer.recurrent is not None:  # LIFReset leaks the recurrent input across samples
+        return False
+    if fixed:
+        p, lb = layer.cell.fixed.params, np.asarray(layer.cell.fixed.input_bias)
+        return not (np.any(lb != 0) and (np.any(p.du != 4095) or np.any(np.asarray(p.bias) != 0)))
+    bias = layer.synapse.bias
+    has_current = getattr(layer.cell.params, "alpha", None) is not None
+    return not (has_current and bias is not None and np.any(np.asarray(bias) != 0))
+
+
 def _no_recurrence(layer) -> None:
     if layer.recurrent is not None:
         raise HardwareError(

@@ -36,18 +36,19 @@ class _ArcTanSpike(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:  # noqa: D102
+    def forward(ctx, x: torch.Tensor, alpha: float, inclusive: bool) -> torch.Tensor:  # noqa: D102
         ctx.save_for_backward(x)
         ctx.alpha = alpha
-        return (x > 0).float()
+        return (x >= 0).float() if inclusive else (x > 0).float()
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # noqa: D102
         (x,) = ctx.saved_tensors
         slope = ctx.alpha / 2 / (1 + (math.pi / 2 * ctx.alpha * x).pow_(2)) * grad.clone()
-        return slope, None
+        return slope, None, None
 
 
-def arctan_spike(x: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
-    """A spike where ``x > 0``, with snntorch's arctan surrogate gradient."""
-    return _ArcTanSpike.apply(x, alpha)
+def arctan_spike(x: torch.Tensor, alpha: float = 2.0, inclusive: bool = False) -> torch.Tensor:
+    """A spike where ``x > 0`` (``x >= 0`` if ``inclusive``), with snntorch's arctan surrogate
+    gradient."""
+    return _ArcTanSpike.apply(x, alpha, inclusive)

@@ -17,6 +17,8 @@ from torch import nn
 
 from ...values import finite_constant
 from ..lif.float_step import drop_legacy_keys
+from ..lif.rule import custom
+from ..lif.rule import float_step as rule_step
 from ..surrogate import arctan_spike
 
 
@@ -49,6 +51,10 @@ def prepare(p: CubaLIFParams, constants=None) -> CubaLIFParams:
 
 def step(a: torch.Tensor, state: CubaLIFState, p: CubaLIFParams, constants=None):
     syn = p.alpha * state.syn + p.gain_syn * a
+    rule = custom(constants)  # another tool's conventions (lif/rule.py): v stored before reset
+    if rule is not None:
+        out, v = rule_step(state.v, lambda v: p.beta * v + p.gain * syn + p.leak, p, rule)
+        return out, CubaLIFState(syn, v)
     v = p.beta * state.v + p.gain * syn + p.leak
     spikes = arctan_spike(v - p.threshold)
     if p.v_reset is None:

@@ -21,7 +21,7 @@ CUBALIF = CellKind(
     synapse_bias=True,
     fixed=replace(FIXED, ste_fields=(("syn", "u"), ("v", "v"))),  # Lava's LIF, du < 4095
     quant=QUANT,
-    nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),
+    nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS, read_foreign=nir.read_foreign),
     memory=MEMORY,
     description="current-based LIF (Lava's bit-accurate LIF with a current decay du)",
 )

@@ -2,7 +2,8 @@
 ``v = v_reset``.
 
 A trained IF layer has gain 1 and v_reset 0 (what Lava's LIF with ``du = 4095, dv = 0`` runs,
-and the integer model of ``int_step.py``); the spike carries the arctan surrogate gradient.
+and the integer model of ``int_step.py``); the spike carries the arctan surrogate gradient. A file
+from another tool may carry that tool's :class:`~..lif.rule.SpikeRule` as the layer's constants.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import torch
 from torch import nn
 
 from ...values import finite_constant
+from ..lif.rule import custom
+from ..lif.rule import float_step as rule_step
 from ..surrogate import arctan_spike
 
 
@@ -32,6 +35,10 @@ def initial_state(batch: int, n: int, device=None, dtype=None) -> IFState:
 
 
 def step(a: torch.Tensor, state: IFState, p: IFParams, constants=None):
+    rule = custom(constants)  # another tool's conventions (lif/rule.py): v stored before reset
+    if rule is not None:
+        out, v = rule_step(state.v, lambda v: v + p.gain * a, p, rule)
+        return out, IFState(v)
     v = state.v + p.gain * a
     spikes = arctan_spike(v - p.threshold)
     return spikes, IFState(torch.where(spikes > 0, p.v_reset, v))

@@ -29,7 +29,7 @@ IF_KIND = CellKind(
         to_dict=quantize.to_dict,
         from_dict=quantize.from_dict,
     ),
-    nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),
+    nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS, read_foreign=nir.read_foreign),
     memory=MEMORY,
     description="integrate-and-fire without leak (Lava's LIF with du = 4095, dv = 0 in fixed point)",
 )

@@ -1,15 +1,19 @@
 """IF in NIR: the standard ``IF`` node (``v += dt * r * I``, so ``gain = dt * r``); modspike's
-metadata adds the exact threshold and, for a quantised layer, the integer model."""
+metadata adds the exact threshold, the spike rule of a layer imported with another tool's
+conventions and, for a quantised layer, the integer model. ``read_foreign`` reads a node as its
+producer runs it (docs/nir-producers.md; Sinabs' IAF counts spikes and is run by ``multispike``)."""
 
 from __future__ import annotations
 
 import nir
 import numpy as np
 
+from modspike.errors import NIRError
 from modspike.fixedpoint import FORMAT_VERSION
 
 from ...nir_schema import META_KEY, RESET_MODE
-from ...nir_values import array, check_reset, modspike_meta, snap, v_reset
+from ...nir_values import array, modspike_meta, node_rule, snap, v_reset
+from ..lif.rule import SpikeRule, custom
 
 CLAIMS = (nir.IF,)
 
@@ -17,15 +21,18 @@ CLAIMS = (nir.IF,)
 def write(layer, dt: float) -> nir.IF:
     cell = layer.cell
     p = cell.params
+    rule = custom(cell.constants)
     meta = {
         "dt": float(dt),
-        "reset_mode": RESET_MODE,
+        "reset_mode": RESET_MODE if rule is None else rule.reset,
         META_KEY: {
             "format": FORMAT_VERSION,
             "kind": cell.kind.name,
             "threshold": np.asarray(p.threshold),
         },
     }
+    if rule is not None:
+        meta[META_KEY]["rule"] = rule.to_dict()
     if cell.fixed is not None:
         meta[META_KEY]["fixed_point"] = cell.kind.quant.to_dict(cell.fixed)
     return nir.IF(
@@ -39,7 +46,7 @@ def write(layer, dt: float) -> nir.IF:
 def read(node, name: str, n: int, dt: float, kind):
     from .float_step import IFParams
 
-    check_reset(node, name)
+    rule = node_rule(node, name)
     meta = modspike_meta(node)
     source = meta if "threshold" in meta else node
     attr = "threshold" if source is meta else "v_threshold"
@@ -49,4 +56,24 @@ def read(node, name: str, n: int, dt: float, kind):
         v_reset=v_reset(node, name, n),
     )
     fixed = meta.get("fixed_point")
-    return params, None, fixed if isinstance(fixed, dict) else None
+    return params, rule, fixed if isinstance(fixed, dict) else None
+
+
+def _spikingjelly(node, name, n, reading):
+    """``IFNode``: ``v += dt r I`` (SpikingJelly writes r = 1/dt), fires at ``v >= threshold``,
+    then ``v = v_reset``."""
+    params, _, _ = read(node, name, n, reading.dt, None)
+    return params, SpikeRule(fire="ge")
+
+
+FOREIGN = {"spikingjelly": _spikingjelly}
+
+
+def read_foreign(node, name: str, n: int, reading):
+    reader = FOREIGN.get(reading.producer)
+    if reader is None:
+        raise NIRError(
+            f"{name}: modspike does not know how {reading.producer} means an IF node (known:"
+            f" {', '.join(FOREIGN)}); --producer nir reads it with NIR's forward-Euler meaning"
+        )
+    return reader(node, name, n, reading)

@@ -12,12 +12,18 @@ from modspike.network import FixedCell
 from modspike.validate import check_fixed_point_fields
 
 from ...values import int_array, per_neuron
+from ..lif.rule import custom
 from .int_step import IFIntParams
 
 
 def quantize(cell, synapse, recurrent, synapse_bias, fmt, sfmt=None) -> FixedCell:
     n = cell.n
     p = cell.params
+    if custom(cell.constants) is not None:
+        raise QuantizationError(
+            "an if layer with another tool's spike rule has no fixed-point model; run it with"
+            " --backend torch (its float dynamics)"
+        )
     for name, want in (("gain", 1.0), ("v_reset", 0.0)):
         if np.any(per_neuron(getattr(p, name), n, name) != want):
             raise QuantizationError(

@@ -1,5 +1,7 @@
 """LIF float dynamics: ``v = beta*v + gain*a + leak``, a spike where ``v > threshold``, reset to
-``v_reset`` (NIR's LIF in discrete time; a trained LIF has gain 1, leak 0, v_reset 0).
+``v_reset`` (NIR's LIF in discrete time; a trained LIF has gain 1, leak 0, v_reset 0). A layer
+imported from another tool may carry a :class:`~.rule.SpikeRule` as its constants (subtract reset,
+``>=``, spike counts, a delayed reset or output): ``rule.float_step`` runs it.
 
 The step is snntorch 1.0's ``Leaky`` (reset to zero), operation for operation, so that training
 gives snntorch's spikes *and gradients* bit for bit (snntorch stays the oracle in the tests): the
@@ -18,6 +20,8 @@ from torch import nn
 
 from ...values import finite_constant
 from ..surrogate import arctan_spike
+from .rule import custom
+from .rule import float_step as rule_step
 
 
 class LIFParams(NamedTuple):
@@ -45,6 +49,10 @@ def prepare(p: LIFParams, constants=None) -> LIFParams:
 
 
 def step(a: torch.Tensor, state: LIFState, p: LIFParams, constants=None):
+    rule = custom(constants)  # a SpikeRule of another tool's conventions (rule.py), or None
+    if rule is not None:
+        out, v = rule_step(state.v, lambda v: p.beta * v + p.gain * a + p.leak, p, rule)
+        return out, LIFState(v)
     v = state.v
     reset = (v - p.threshold > 0).to(v.dtype)  # last step's spike; no gradient, as in snntorch
     v = (1 - reset) * v

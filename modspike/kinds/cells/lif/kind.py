@@ -17,6 +17,7 @@ QUANT = Quantizer(
     out_exponent=quantize.out_exponent,
     to_dict=quantize.to_dict,
     from_dict=quantize.from_dict,
+    unit_gain=quantize.unit_gain,
 )
 
 LIF = CellKind(
@@ -32,7 +33,7 @@ LIF = CellKind(
     synapse_bias=True,
     fixed=FIXED,
     quant=QUANT,
-    nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),
+    nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS, read_foreign=nir.read_foreign),
     memory=MEMORY,
     description="leaky integrate-and-fire (Lava's bit-accurate LIF in fixed point)",
 )

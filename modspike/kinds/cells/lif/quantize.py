@@ -7,6 +7,8 @@ weights (in input units), so every Dense ``weight_exp`` is a left shift (exact i
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from modspike.errors import QuantizationError
@@ -24,6 +26,7 @@ from modspike.validate import check_fixed_point_fields
 
 from ...values import int_array, per_neuron
 from .int_step import LIFIntParams
+from .rule import SpikeRule, custom
 
 
 def lif_decays(beta: np.ndarray, alpha: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +66,29 @@ def _plain_dynamics(cell) -> None:
             )
 
 
+def unit_gain(cell):
+    """``(scale, cell)``: the factor every synaptic input of the layer is multiplied by (``gain``,
+    times ``gain_syn`` for a current-based cell), and the cell with that factor set to 1. The
+    quantiser moves it into the weights and the bias (an imported Norse or Sinabs layer has a
+    gain below 1; Lava's LIF has none). None when the gain is 1 already."""
+    p = cell.params
+    n = cell.n
+    scale = per_neuron(p.gain, n, "gain")
+    changes = {"gain": np.ones(n)}
+    if getattr(p, "gain_syn", None) is not None:
+        scale = scale * per_neuron(p.gain_syn, n, "gain_syn")
+        changes["gain_syn"] = np.ones(n)
+    if np.all(scale == 1.0):
+        return None, cell
+    return scale, replace(cell, params=p._replace(**changes))
+
+
 def quantize(cell, synapse, recurrent, synapse_bias, fmt, sfmt=None) -> FixedCell:
+    return quantize_rule(cell, synapse, recurrent, synapse_bias, fmt, custom(cell.constants))
+
+
+def quantize_rule(cell, synapse, recurrent, synapse_bias, fmt, rule: SpikeRule | None):
+    """:func:`quantize` with the layer's spike rule (None: Lava's LIF)."""
     _plain_dynamics(cell)
     n = cell.n
     e_in = synapse.exponent + synapse.input_exponent
@@ -72,6 +97,10 @@ def quantize(cell, synapse, recurrent, synapse_bias, fmt, sfmt=None) -> FixedCel
     if np.any(thr < 0):
         raise QuantizationError("LIF thresholds must be >= 0 (Lava's vth is unsigned)")
     vth = round_half_up(thr / np.exp2(e_v))
+    if rule is not None and rule.fire == "count" and np.any(vth < 1):
+        raise QuantizationError(
+            f"a {cell.kind.name} layer counting spikes needs thresholds of at least one weight step"
+        )
     if np.any(vth > VTH_MAX):
         raise QuantizationError(
             f"threshold {thr.max():g} is {int(vth.max())} weight steps: more than Lava's 17-bit vth"
@@ -89,7 +118,7 @@ def quantize(cell, synapse, recurrent, synapse_bias, fmt, sfmt=None) -> FixedCel
         per_neuron(cell.params.beta, n, "beta"),
         None if alpha is None else per_neuron(alpha, n, "alpha"),
     )
-    params = LIFIntParams(du, dv, vth.astype(np.int64), np.zeros(n, dtype=np.int64))
+    params = LIFIntParams(du, dv, vth.astype(np.int64), np.zeros(n, dtype=np.int64), rule)
     return FixedCell(params, b, (e_v - VTH_SHIFT).astype(np.int64), 0)
 
 
@@ -99,7 +128,7 @@ def out_exponent(sfmt=None) -> int:
 
 def to_dict(fixed: FixedCell) -> dict:
     p = fixed.params
-    return {
+    out = {
         "du": p.du,
         "dv": p.dv,
         "vth": p.vth,
@@ -107,6 +136,9 @@ def to_dict(fixed: FixedCell) -> dict:
         "bias_a": fixed.input_bias,
         "state_exp": fixed.state_exp,
     }
+    if p.rule is not None and not p.rule.is_default:
+        out["rule"] = p.rule.to_dict()
+    return out
 
 
 FIELDS = ("du", "dv", "vth", "bias_v", "bias_a", "state_exp")
@@ -120,6 +152,7 @@ def from_dict(d: dict, n: int) -> FixedCell:
         int_array(d, "dv", n, 0, DECAY_MAX),
         int_array(d, "vth", n, 0, VTH_MAX),
         int_array(d, "bias_v", n, -(1 << 23), 1 << 23),
+        SpikeRule.from_dict(d["rule"], "fixed_point.rule") if "rule" in d else None,
     )
     bias = int_array(d, "bias_a", n, -BIAS_MANT_MAX, BIAS_MANT_MAX)
     return FixedCell(params, bias, state_exp, 0)
