@@ -51,8 +51,8 @@ def register(backend: Backend) -> Backend:
 
 
 def _load() -> None:
-    if not _BACKENDS:
-        from . import lava, loihi2, sim, torch  # noqa: F401  (each registers itself)
+    # every module, always: importing one backend module directly registers that one alone
+    from . import lava, loihi2, sim, torch  # noqa: F401  (each registers itself)
 
 
 def names() -> list[str]:

@@ -57,13 +57,18 @@ class FixedArith:
     ``drive_exponent(fixed_cell)`` -> the unit of one drive value per neuron (``2**e``), from
     which every synaptic shift is derived; ``ste_fields``: pairs (float state field, integer state
     field) that quantisation-aware training snaps onto each other; ``min_shift``: the lowest
-    synaptic shift the hardware applies exactly (Lava's Dense floors a negative ``weight_exp``)."""
+    synaptic shift the hardware applies exactly (Lava's Dense floors a negative ``weight_exp``);
+    ``compiled``: optional, ``compiled(params) -> step``, a compiled twin of ``step`` bound to a
+    layer's parameters (its tables, formats), with the same contract and the same values bit for
+    bit, which the simulator runs instead of ``step`` (``modspike/compiled.py``; a kind without
+    one runs ``step``; ``tests/test_compiled.py`` checks every kind that has one)."""
 
     initial_state: Callable
     step: Callable
     drive_exponent: Callable
     ste_fields: tuple[tuple[str, str], ...]
     min_shift: int | None = None  # lowest synaptic shift the hardware can apply (Lava LIF: 0)
+    compiled: Callable | None = None  # params -> step, identical values (numba kernels)
 
 
 @dataclass(frozen=True)

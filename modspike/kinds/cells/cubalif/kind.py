@@ -23,6 +23,7 @@ CUBALIF = CellKind(
         drive_exponent=FIXED.drive_exponent,
         ste_fields=(("syn", "u"), ("v", "v")),
         min_shift=FIXED.min_shift,
+        compiled=FIXED.compiled,
     ),
     quant=QUANT,
     nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),

@@ -1,0 +1,98 @@
+"""Scalar integer helpers for the compiled (numba) twins of the kinds' integer steps.
+
+Each function is the one-element form of a vectorised helper of :mod:`modspike.fixedpoint`, with
+the same int64 semantics (two's-complement wrap on overflow, arithmetic right shift), so a kernel
+built from them computes what the numpy step computes, value for value. The kernels themselves
+live next to the step they twin (``modspike/kinds/cells/<kind>/int_kernel.py``);
+``tests/test_compiled.py`` runs every kind that has one against its numpy step.
+
+This module imports numba; it is itself imported only when a compiled step is bound
+(:mod:`modspike.compiled`), so the package starts without it.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .fixedpoint import DECAY_SHIFT, DECAY_UNITY, PWLTable
+
+JIT = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+"""Options of every kernel: cached on disk (compiled once per machine), releasing the GIL (the
+simulator runs pieces of a batch on threads), numpy's error model (no ZeroDivision checks)."""
+
+
+def jit(fn):
+    """``numba.njit`` with :data:`JIT`; where numba cannot cache (code without a source file) the
+    kernel is compiled once per process instead."""
+    try:
+        return numba.njit(**JIT)(fn)
+    except RuntimeError:
+        return numba.njit(**{**JIT, "cache": False})(fn)
+
+
+@jit
+def shift_round(x: int, k: int) -> int:
+    """``fixedpoint.shift_round`` for one value and one shift: round half up for ``k > 0``."""
+    if k > 0:
+        half = np.int64(1) << (k - 1)
+        return (x + half) >> (k if k < 62 else 62)
+    if -k > 62:
+        return x << 62
+    return x << -k
+
+
+@jit
+def mul_frac(c: int, x: int, frac: int) -> int:
+    return shift_round(c * x, frac)
+
+
+@jit
+def saturate(x: int, bits: int) -> int:
+    limit = (np.int64(1) << (bits - 1)) - 1
+    return min(max(x, -limit), limit)
+
+
+@jit
+def lava_wrap(x: int, bits: int) -> int:
+    """``fixedpoint.lava_wrap``: the second test reads ``y`` but adds to ``x``, as there."""
+    half = np.int64(1) << (bits - 1)
+    y = x - 2 * half if x > half else x
+    if y <= -half:
+        return x + 2 * half
+    return y
+
+
+@jit
+def decay(x: int, d: int) -> int:
+    """``fixedpoint.decay``: ``sign(p) * (|p| >> 12)`` with ``p = x * (4096 - d)``."""
+    p = x * (DECAY_UNITY - d)
+    if p > 0:
+        return p >> DECAY_SHIFT
+    if p < 0:
+        return -((-p) >> DECAY_SHIFT)
+    return np.int64(0)
+
+
+@jit
+def lookup(x: int, x_min: int, shift: int, values) -> int:
+    """``PWLTable.__call__`` at one point: the table given as ``(x_min, step_shift, values)``."""
+    last = values.shape[0] - 1
+    t = min(max(x - x_min, 0), last << shift)
+    idx = min(t >> shift, last - 1)
+    y0 = values[idx]
+    return y0 + shift_round((values[idx + 1] - y0) * (t - (idx << shift)), shift)
+
+
+def table_args(table: PWLTable | None) -> tuple[int, int, np.ndarray]:
+    """``(x_min, step_shift, values)`` of a table for :func:`lookup`; ``None`` (no table) gives
+    empty ``values``, which a kernel tests for."""
+    if table is None:
+        return 0, 0, np.zeros(0, np.int64)
+    return int(table.x_min), int(table.step_shift), np.ascontiguousarray(table.values, np.int64)
+
+
+def per_neuron(value, shape: tuple[int, int]) -> np.ndarray:
+    """A per-neuron (or per-sample-and-neuron, when modulated) int64 parameter as a ``(batch,
+    n)`` view; every parameter then has one array type, so each kernel compiles once."""
+    return np.broadcast_to(np.asarray(value, dtype=np.int64), shape)
