@@ -61,7 +61,9 @@ class FixedArith:
     ``compiled``: optional, ``compiled(params) -> step``, a compiled twin of ``step`` bound to a
     layer's parameters (its tables, formats), with the same contract and the same values bit for
     bit, which the simulator runs instead of ``step`` (``modspike/compiled.py``; a kind without
-    one runs ``step``; ``tests/test_compiled.py`` checks every kind that has one)."""
+    one runs ``step``; ``tests/test_compiled.py`` checks every kind that has one); ``tensors``:
+    ``step`` is written with :mod:`modspike.arrays` and runs on torch int64 tensors too (the
+    ``sim-torch`` backend, CPU or GPU; a kind without it runs there on numpy, layer by layer)."""
 
     initial_state: Callable
     step: Callable
@@ -69,6 +71,7 @@ class FixedArith:
     ste_fields: tuple[tuple[str, str], ...]
     min_shift: int | None = None  # lowest synaptic shift the hardware can apply (Lava LIF: 0)
     compiled: Callable | None = None  # params -> step, identical values (numba kernels)
+    tensors: bool = False  # step also runs on torch int64 tensors (modspike.arrays; sim-torch)
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,8 @@ class SynapseKind:
     ``weight_exponents(weight, fmt)`` (one per output row / channel); ``write_nir(synapse, meta)``
     / ``read_nir(node)`` and ``claims``; ``events(x, nonzero_weights, attrs)`` (NeuroBench synops per
     sample and step), ``dense_ops(synapse, in_shape)`` (MACs a dense evaluation costs) and
-    ``fan_in(synapse)``."""
+    ``fan_in(synapse)``; ``tensors``: ``accumulate`` also takes torch int64 tensors (the mantissa
+    converted to the input's device), for ``sim-torch``."""
 
     name: str
     out_shape: Callable
@@ -147,6 +151,7 @@ class SynapseKind:
     dense_ops: Callable
     fan_in: Callable
     claims: tuple[type, ...] = ()
+    tensors: bool = False  # accumulate also takes torch int64 tensors (sim-torch)
     description: str = ""
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ CUBALIF = CellKind(
         ste_fields=(("syn", "u"), ("v", "v")),
         min_shift=FIXED.min_shift,
         compiled=FIXED.compiled,
+        tensors=FIXED.tensors,
     ),
     quant=QUANT,
     nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),

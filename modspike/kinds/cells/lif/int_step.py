@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from modspike.arrays import int64, where
 from modspike.fixedpoint import ACT_SHIFT, VTH_SHIFT, decay, lava_wrap, saturate
 
 
@@ -34,14 +35,14 @@ def initial_state(batch: int, n: int) -> LIFIntState:
 
 def step(a_in: np.ndarray, state: LIFIntState, p: LIFIntParams) -> tuple[np.ndarray, LIFIntState]:
     """One step of Lava's ``PyLifModelBitAcc`` on a batch: ``(spikes 0/1, state)``; ``a_in`` is
-    the Dense output (already weight-scaled integers)."""
-    u = decay(state.u, p.du + 1) + np.left_shift(np.asarray(a_in, dtype=np.int64), ACT_SHIFT)
+    the Dense output (already weight-scaled integers). Numpy arrays or torch int64 tensors."""
+    u = decay(state.u, p.du + 1) + (int64(a_in) << ACT_SHIFT)
     u = lava_wrap(u)
     v = decay(state.v, p.dv) + u + p.bias
     v = saturate(v)
-    spikes = v > np.left_shift(np.asarray(p.vth, dtype=np.int64), VTH_SHIFT)
-    v = np.where(spikes, 0, v)
-    return spikes.astype(np.int64), LIFIntState(u, v)
+    spikes = v > (int64(p.vth, like=v) << VTH_SHIFT)
+    v = where(spikes, 0, v)
+    return int64(spikes), LIFIntState(u, v)
 
 
 def drive_exponent(fixed) -> np.ndarray:

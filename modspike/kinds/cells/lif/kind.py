@@ -18,6 +18,7 @@ FIXED = FixedArith(
     step=int_step.step,
     drive_exponent=int_step.drive_exponent,
     compiled=compiled,
+    tensors=True,
     ste_fields=(("v", "v"),),
     min_shift=0,
 )

@@ -29,6 +29,7 @@ _FIXED = FixedArith(
     step=int_step.step,
     drive_exponent=drive_exponent,
     compiled=compiled,
+    tensors=True,
     ste_fields=(("i", "i"), ("h", "h"), ("hs", "hs"), ("hu", "hu")),
 )
 _QUANT = Quantizer(

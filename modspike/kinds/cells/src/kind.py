@@ -46,6 +46,7 @@ SRC = CellKind(
         step=int_step.step,
         drive_exponent=int_step.drive_exponent,
         compiled=compiled,
+        tensors=True,
         ste_fields=(("i", "i"), ("h", "h"), ("hs", "hs")),
     ),
     quant=Quantizer(

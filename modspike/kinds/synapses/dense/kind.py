@@ -29,5 +29,6 @@ DENSE = SynapseKind(
     dense_ops=counters.dense_ops,
     fan_in=counters.fan_in,
     claims=nir.CLAIMS,
+    tensors=True,
     description="all-to-all projection",
 )
