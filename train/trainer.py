@@ -21,6 +21,7 @@ from modspike.errors import CheckpointError, ConfigError, ModspikeError
 from modspike.rundir import load_run, save_run
 from modspike.validate import check_allocation, check_train_values
 
+from .distributed import DataParallel, data_parallel, is_main
 from .modules import ModelConfig, build_model, is_ann, model_names
 
 
@@ -166,8 +167,14 @@ def train(
 ) -> tuple[nn.Module, dict]:
     """Train a model as ``cfg`` says; write the run directory to ``out`` when given.
 
-    The model with the best validation accuracy is kept. Returns ``(model, metrics)``.
+    The model with the best validation accuracy is kept. Returns ``(model, metrics)``. Started by
+    ``torchrun`` with several processes, trains data-parallel (:mod:`.distributed`).
     """
+    with data_parallel(cfg.device) as parallel:
+        return _train(cfg, out, progress and is_main(), prepare, parallel)
+
+
+def _train(cfg: TrainConfig, out, progress: bool, prepare, parallel) -> tuple[nn.Module, dict]:
     cfg.validate()
     data = load_dataset(cfg.data, cfg.data_dir, cfg.split_seed)
     torch.manual_seed(cfg.seed)
@@ -176,11 +183,13 @@ def train(
     if cfg.qat:
         from .qat import QuantizedNet, qat_report
 
-        metrics = fit(QuantizedNet(model), data, cfg, progress=progress, prepare=prepare)
+        metrics = fit(QuantizedNet(model), data, cfg, progress, prepare, parallel)
         metrics["quantization"] = qat_report(model.cpu(), data, cfg)
     else:
-        metrics = fit(model, data, cfg, progress=progress, prepare=prepare)
-    if out is not None:
+        metrics = fit(model, data, cfg, progress, prepare, parallel)
+    if parallel is not None:
+        metrics["data_parallel"] = parallel.info()
+    if out is not None and is_main():  # data-parallel: rank 0 alone writes
         save_run(out, model_cfg.to_dict(), asdict(cfg), model.state_dict(), metrics)
     return model, metrics
 
@@ -191,8 +200,10 @@ def fit(
     cfg: TrainConfig,
     progress: bool = True,
     prepare: Callable | None = None,
+    parallel: DataParallel | None = None,
 ) -> dict:
     """The training loop proper (Adam, cross-entropy on the time-integrated readout).
+    ``parallel``: this process's part in data-parallel training (:mod:`.distributed`).
 
     ``prepare(model, x_train, cfg, generator) -> dict`` runs once before the first epoch when
     ``cfg.warmup_steps > 0`` (the warm-up study's :func:`modspike.studies.warmup.warmup_hook`); what
@@ -200,6 +211,7 @@ def fit(
     x_tr, y_tr = data.x_train, data.y_train
     if cfg.limit is not None:
         x_tr, y_tr = x_tr[: cfg.limit], y_tr[: cfg.limit]
+    net = model if parallel is None else parallel.wrap(model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     loss_fn = nn.CrossEntropyLoss()
     gen = generator(cfg.seed)
@@ -229,11 +241,17 @@ def fit(
             idx = order[start : start + cfg.batch_size]
             xb = torch.as_tensor(x_tr[idx])
             inp = encode_batch(model, xb, cfg, gen).to(cfg.device)
-            loss = loss_fn(model(inp), torch.as_tensor(y_tr[idx], device=cfg.device))
+            yb = torch.as_tensor(y_tr[idx], device=cfg.device)
+            if parallel is None:
+                loss = loss_fn(model(inp), yb)
+                batch_loss = loss.item()
+            else:  # this process's share of the global batch
+                axis = 0 if getattr(model, "static_input", False) else 1
+                loss, batch_loss = parallel.loss(net, inp, yb, axis)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total_loss += loss.item()
+            total_loss += batch_loss
             n_batches += 1
         val_eval = evaluate(model, data.x_val, data.y_val, cfg, seed=cfg.seed + 1)
         val, val_loss = val_eval["accuracy"], val_eval["loss"]
