@@ -1,21 +1,24 @@
-"""The FIXED program with the kinds' compiled steps: what the simulator runs.
+"""The FIXED program with the kinds' compiled parts: what the simulator runs.
 
 A cell kind may carry a compiled twin of its integer step (``FixedArith.compiled``: a numba
 kernel in ``modspike/kinds/cells/<kind>/int_kernel.py``, one fused pass per neuron instead of
-dozens of array passes). :func:`accelerate` swaps each layer's step of a FIXED program for it;
-everything else (the drive, the modulation, the readout, the one time loop of
-:func:`modspike.step.run`) is the program's own. The numpy step stays the readable reference:
-``tests/test_compiled.py`` runs every registered kind that has a compiled step against it
-(random recurrent networks, saturation, modulation) and checks that a kind without one falls back
-to it. Without numba installed every layer runs its numpy step.
+dozens of array passes), and a synapse kind a faster exact accumulation (``SynapseKind.compiled``:
+for dense synapses, float32 GEMMs exact by construction). :func:`accelerate` swaps them into a
+FIXED program; everything else (the shifts and bias of the drive, the modulation, the readout,
+the one time loop of :func:`modspike.step.run`) is the program's own. The numpy program stays the
+readable reference: ``tests/test_compiled.py`` runs every registered kind that has a compiled
+part against it (random recurrent networks, saturation, modulation) and checks that a kind
+without one falls back to it. Without numba installed the cells run their numpy steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 
 from .errors import ConfigError
+from .network import Layer, Network
 from .step import CompiledLayer, Precision, Program
 
 
@@ -37,14 +40,45 @@ def compiled_step(layer: CompiledLayer):
     return arith.compiled(layer.params)
 
 
-def accelerate(prog: Program) -> Program:
-    """``prog`` (a FIXED program) with every layer whose kind has a compiled step running it."""
-    if prog.precision is not Precision.FIXED:
-        raise ConfigError(f"only a FIXED program has compiled steps, not {prog.precision}")
+def _accumulation(synapse) -> tuple[Callable, bool]:
+    """``(accumulate(x), compiled?)`` of a quantised synapse."""
+    kind, mant, attrs = synapse.kind, synapse.fixed.mantissa, synapse.attrs
+    if kind.compiled is not None:
+        return kind.compiled(mant, attrs), True
+    return (lambda x: kind.accumulate(x, mant, attrs)), False
+
+
+def compiled_drive(layer: Layer, L: CompiledLayer) -> Callable | None:
+    """The drive of ``L`` (the FIXED form of ``layer``) with its synapses' compiled
+    accumulations, the shifts, bias and recurrent sum still ``L.from_accumulators``; None when
+    no synapse of the layer has one."""
+    ff, fast = _accumulation(layer.synapse)
+    rec, rec_fast = (None, False) if layer.recurrent is None else _accumulation(layer.recurrent)
+    if not (fast or rec_fast):
+        return None
+    combine = L.from_accumulators
+
+    def drive(x, prev):
+        return combine(ff(x), None if rec is None or prev is None else rec(prev))
+
+    return drive
+
+
+def accelerate(prog: Program, net: Network) -> Program:
+    """``prog``, the FIXED program of ``net``, with the compiled steps and accumulations of the
+    kinds that have them."""
+    if prog.precision is not Precision.FIXED or len(prog.layers) != len(net.layers):
+        raise ConfigError("accelerate() takes a network's FIXED program and the network")
     layers = []
-    for layer in prog.layers:
-        step = compiled_step(layer)
-        layers.append(layer if step is None else replace(layer, step=step))
+    for layer, L in zip(net.layers, prog.layers):
+        changes: dict = {}
+        step = compiled_step(L)
+        if step is not None:
+            changes["step"] = step
+        drive = compiled_drive(layer, L)
+        if drive is not None:
+            changes["drive"] = drive
+        layers.append(replace(L, **changes) if changes else L)
     return replace(prog, layers=tuple(layers))
 
 

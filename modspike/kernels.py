@@ -92,7 +92,22 @@ def table_args(table: PWLTable | None) -> tuple[int, int, np.ndarray]:
     return int(table.x_min), int(table.step_shift), np.ascontiguousarray(table.values, np.int64)
 
 
+_VIEWS: dict[tuple[int, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
+
+
 def per_neuron(value, shape: tuple[int, int]) -> np.ndarray:
     """A per-neuron (or per-sample-and-neuron, when modulated) int64 parameter as a ``(batch,
-    n)`` view; every parameter then has one array type, so each kernel compiles once."""
-    return np.broadcast_to(np.asarray(value, dtype=np.int64), shape)
+    n)`` view; every parameter then has one array type, so each kernel compiles once. The views
+    of a layer's constant parameters are made once per batch shape."""
+    if isinstance(value, np.ndarray) and value.shape == shape and value.dtype == np.int64:
+        return value
+    key = (id(value), shape)
+    held = _VIEWS.get(key)
+    if held is not None and held[0] is value:
+        return held[1]
+    view = np.broadcast_to(np.asarray(value, dtype=np.int64), shape)
+    if isinstance(value, np.ndarray) and not value.flags.writeable:  # a network's constant
+        if len(_VIEWS) > 4096:
+            _VIEWS.clear()
+        _VIEWS[key] = (value, view)
+    return view

@@ -18,6 +18,7 @@ import contextlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -79,14 +80,22 @@ class _Recorder:
             raster[t] = s
 
 
+@lru_cache(maxsize=1)
+def _blas_controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return None
+    return ThreadpoolController()  # finds the loaded BLAS libraries once (a few ms)
+
+
 def _limit_blas():
     """BLAS held to one thread (the batch pieces are the parallelism; a second BLAS thread per
     small GEMM costs more than it gives, badly so on a loaded machine)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
+    controller = _blas_controller()
+    if controller is None:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
 
 
 def _piece(prog, spikes: np.ndarray, modulation, lo: int, hi: int, record: bool) -> _Recorder:
@@ -117,7 +126,7 @@ def simulate_fixed(
     ``compiled=False`` runs the numpy reference steps only (the benchmark's baseline)."""
     prog = compile(net, Precision.FIXED)
     if compiled:
-        prog = accelerate(prog)
+        prog = accelerate(prog, net)
     batch = spikes.shape[1]
     threads = max(1, min(threads or os.cpu_count() or 1, 8, batch // MIN_THREAD_BATCH))
     pieces = max(threads, -(-batch // MAX_PIECE))

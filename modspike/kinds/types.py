@@ -138,7 +138,9 @@ class SynapseKind:
     / ``read_nir(node)`` and ``claims``; ``events(x, nonzero_weights, attrs)`` (NeuroBench synops per
     sample and step), ``dense_ops(synapse, in_shape)`` (MACs a dense evaluation costs) and
     ``fan_in(synapse)``; ``tensors``: ``accumulate`` also takes torch int64 tensors (the mantissa
-    converted to the input's device), for ``sim-torch``."""
+    converted to the input's device), for ``sim-torch``; ``compiled``: optional, ``compiled(
+    mantissa, attrs) -> accumulate(x)`` bound to one synapse, the simulator's faster exact
+    accumulation (same values as ``accumulate``; ``modspike/compiled.py``)."""
 
     name: str
     out_shape: Callable
@@ -152,6 +154,7 @@ class SynapseKind:
     fan_in: Callable
     claims: tuple[type, ...] = ()
     tensors: bool = False  # accumulate also takes torch int64 tensors (sim-torch)
+    compiled: Callable | None = None  # (mantissa, attrs) -> accumulate(x), identical values
     description: str = ""
 
     def __repr__(self) -> str:
