@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 
+import numpy as np
+
 from .errors import ConfigError
 from .network import Layer, Network
-from .step import CompiledLayer, Precision, Program
+from .step import CompiledLayer, Precision, Program, fixed_shifts
 
 
 @lru_cache(maxsize=1)
@@ -50,16 +52,43 @@ def _accumulation(synapse) -> tuple[Callable, bool]:
 
 def compiled_drive(layer: Layer, L: CompiledLayer) -> Callable | None:
     """The drive of ``L`` (the FIXED form of ``layer``) with its synapses' compiled
-    accumulations, the shifts, bias and recurrent sum still ``L.from_accumulators``; None when
-    no synapse of the layer has one."""
+    accumulations and, with numba, ``from_accumulators`` fused into one pass
+    (:func:`modspike.kernels.drive`: the same shifts, bias and recurrent sum as
+    :func:`modspike.step.fixed_layer`); None when there is nothing to gain."""
     ff, fast = _accumulation(layer.synapse)
     rec, rec_fast = (None, False) if layer.recurrent is None else _accumulation(layer.recurrent)
-    if not (fast or rec_fast):
-        return None
-    combine = L.from_accumulators
+    if not numba_available():
+        if not (fast or rec_fast):
+            return None
+        combine = L.from_accumulators
+
+        def drive(x, prev):
+            return combine(ff(x), None if rec is None or prev is None else rec(prev))
+
+        return drive
+
+    from .kernels import drive as fused
+    from .kernels import per_neuron
+
+    shift, rec_shift = fixed_shifts(layer)
+    bias = layer.cell.fixed.input_bias
+    has_bias = bool(np.any(bias))
 
     def drive(x, prev):
-        return combine(ff(x), None if rec is None or prev is None else rec(prev))
+        acc = np.asarray(ff(x), dtype=np.int64)
+        shape = acc.shape
+        has_rec = rec is not None and prev is not None
+        racc = np.asarray(rec(prev), dtype=np.int64) if has_rec else acc
+        rsh = rec_shift if has_rec else shift
+        return fused(
+            acc,
+            per_neuron(shift, shape),
+            per_neuron(bias, shape),
+            racc,
+            per_neuron(rsh, shape),
+            has_bias,
+            has_rec,
+        )
 
     return drive
 

@@ -111,3 +111,31 @@ def per_neuron(value, shape: tuple[int, int]) -> np.ndarray:
             _VIEWS.clear()
         _VIEWS[key] = (value, view)
     return view
+
+
+@jit
+def scale(x: int, shift_left: int) -> int:
+    """``fixedpoint.apply_exponent`` for one value: ``x * 2**shift_left``, rounding half up, the
+    shift clipped to 62 bits as in ``shift_round``'s per-row form."""
+    if shift_left < 0:
+        right = min(-shift_left, 62)
+        return (x + (np.int64(1) << (right - 1))) >> right
+    return x << min(shift_left, 62)
+
+
+@jit
+def drive(acc, shift, bias, rec, rec_shift, has_bias, has_rec):
+    """``from_accumulators`` of a FIXED layer (``modspike.step.fixed_layer``) in one pass: the
+    synaptic sum scaled to the drive's unit, plus the input bias, plus the scaled recurrent sum.
+    ``shift``, ``bias``, ``rec_shift`` are ``(batch, n)`` views (:func:`per_neuron`)."""
+    batch, n = acc.shape
+    out = np.empty((batch, n), np.int64)
+    for b in range(batch):
+        for j in range(n):
+            a = scale(acc[b, j], shift[b, j])
+            if has_bias:
+                a = a + bias[b, j]
+            if has_rec:
+                a = a + scale(rec[b, j], rec_shift[b, j])
+            out[b, j] = a
+    return out

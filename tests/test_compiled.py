@@ -13,7 +13,7 @@ from conftest import build_network
 
 from modspike import registry
 from modspike.compiled import accelerate, compiled_layers
-from modspike.fixedpoint import saturate
+from modspike.fixedpoint import WeightFormat, saturate
 from modspike.hw.backends import simulate
 from modspike.hw.backends.sim import count_dtype, simulate_fixed, smallest_int_dtype
 from modspike.kinds.types import CellKind, FixedArith, FloatArith, Output, Quantizer
@@ -27,7 +27,7 @@ FIXED_KINDS = registry.cell_names("fixed")
 STEPS, BATCH, N_IN = 12, 7, 10
 
 
-def random_network(kind: str, seed: int, scale: float, recurrent: bool = True):
+def random_network(kind: str, seed: int, scale: float, recurrent: bool = True, per_neuron=False):
     """A random quantised 3-layer network of ``kind`` (its training module's initialisation,
     synaptic weights times ``scale``, every float parameter jittered; where the kind names a bias
     its modulation reaches, that bias drawn from [-1, 2] so that deep layers fire)."""
@@ -44,7 +44,8 @@ def random_network(kind: str, seed: int, scale: float, recurrent: bool = True):
             targets = registry.cell(kind).modulation
             if targets is not None:
                 getattr(layer.cell, targets.bias).uniform_(-1.0, 2.0)
-    return quantize(to_network(model))
+    fmt = WeightFormat(8, "neuron" if per_neuron else "layer")  # one exponent per row, or one
+    return quantize(to_network(model), fmt)
 
 
 def random_modulation(rng, net, steps: int, batch: int):
@@ -81,13 +82,14 @@ def assert_programs_agree(net, spikes, modulation=None):
 
 @pytest.mark.parametrize("kind", FIXED_KINDS)
 def test_compiled_step_is_bit_exact_with_the_numpy_step(kind):
-    """Random recurrent 3-layer networks, plain and with weights 1000x (the registers saturate),
-    random input, and a random modulation per neuron and step where the kind takes one."""
+    """Random recurrent 3-layer networks, plain (one weight exponent per row) and with weights
+    1000x (the registers saturate), random input, and a random modulation per neuron and step
+    where the kind takes one."""
     rng = np.random.default_rng(sum(map(ord, kind)))
     spikes = (rng.random((STEPS, BATCH, N_IN)) < 0.4).astype(np.uint8)
     active = np.zeros(3, bool)
     for scale in (2.0, 1000.0):
-        net = random_network(kind, seed=len(kind), scale=scale)
+        net = random_network(kind, seed=len(kind), scale=scale, per_neuron=scale < 10)
         mods = [None, random_modulation(rng, net, STEPS, BATCH)]
         for modulation in mods:
             out, fast = assert_programs_agree(net, spikes, modulation)
