@@ -7,14 +7,16 @@ bound, all measured in this one run on the same artifact.
    no graph building, no Lava start-up), samples per second and the ratios.
 2. A 3-layer 256-wide recurrent SRC network (random weights, quantised): sim (compiled and numpy)
    and Lava on the same samples, and sim on a large batch.
-3. Synapse evaluations per second (every synapse of every layer at every step: the dense work the
+3. Float: the torch backend against Lava ``floating_pt`` on the split, for that SRC artifact and a
+   LIF one (``--lif-artifact``, or trained here).
+4. Synapse evaluations per second (every synapse of every layer at every step: the dense work the
    simulator does) against a float32 GEMM of the same shapes on the same cores (torch), and the
    memory per sample of the outputs (compact rasters, counts only, and int64 rasters).
 
 The machine's load average is recorded before and after (the machine is shared: the numbers move
 with it). Writes benchmarks/results/hw_throughput.{json,md}.
 
-    nice -n 10 .venv/bin/python benchmarks/hw_throughput.py [--artifact DIR]
+    nice -n 10 .venv/bin/python benchmarks/hw_throughput.py [--artifact DIR --lif-artifact DIR]
 """
 
 from __future__ import annotations
@@ -42,18 +44,43 @@ from modspike.train.modules import ModelConfig, build_model, to_network
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def build_artifact(work: Path) -> Path:
-    run, art = work / "src", work / "artifact-src"
-    argv = ["train", "--cell", "src", "--steps", "25", "--hidden", "64", "--epochs", "30"]
+def build_artifact(work: Path, cell: str = "src") -> Path:
+    run, art = work / cell, work / f"artifact-{cell}"
+    argv = ["train", "--cell", cell, "--steps", "25", "--hidden", "64", "--epochs", "30"]
     assert cli([*argv, "--quiet", "--out", str(run)]) == 0
     assert cli(["export", str(run), "--bits", "8", "--out", str(art)]) == 0
     return art
 
 
-def median_seconds(fn, repeats: int) -> tuple[float, list[float]]:
-    """``fn()`` returns its own seconds (simulation only); the median of ``repeats`` runs."""
-    runs = [float(fn()) for _ in range(repeats)]
-    return float(np.median(runs)), runs
+def float_agreement(art: Path) -> dict:
+    """Float torch model vs Lava floating_pt on the whole test split: same predictions?"""
+    artifact, net = open_artifact(art)
+    x, y = load_dataset("digits").split("test")
+    spikes = encode_split(artifact.manifest, x, seed=0)
+    ref = simulate(net, spikes, "torch", record=False).logits
+    lava = simulate(net, spikes, "lava-float", record=False)
+    same = lava.logits.argmax(1) == ref.argmax(1)
+    return {
+        "cell": net.kinds[0],
+        "samples": int(len(y)),
+        "agreement": float(same.mean()),
+        "accuracy_torch": float((ref.argmax(1) == y).mean()),
+        "accuracy_lava_float": float((lava.logits.argmax(1) == y).mean()),
+        "max_abs_logit_diff": float(np.abs(lava.logits - ref).max()),
+    }
+
+
+def interleaved(fns: dict, repeats: int, only_first: dict | None = None) -> dict:
+    """Each ``fn()`` returns its own seconds; ``repeats`` rounds, every function once per round
+    (``only_first[name]``: in the first rounds only), so the machine's load moves all of them
+    alike. ``{name: (median, runs)}``."""
+    only_first = only_first or {}
+    runs: dict = {name: [] for name in fns}
+    for r in range(repeats):
+        for name, fn in fns.items():
+            if r < only_first.get(name, repeats):
+                runs[name].append(float(fn()))
+    return {name: (float(np.median(v)), v) for name, v in runs.items()}
 
 
 def _sim(net, spikes, compiled=True, threads=None):
@@ -74,11 +101,10 @@ def synapse_evaluations(net, steps: int, samples: int) -> int:
     return int(per_step) * steps * samples
 
 
-def gemm_bound(net, batch: int, threads: int, repeats: int) -> dict:
-    """Float32 GEMMs of the network's synaptic shapes for one step of ``batch`` samples: the
-    synapse evaluations per second a dense float simulator reaches here. The best of torch and
-    numpy (OpenBLAS), on 1 to ``threads`` threads, fastest of ``repeats`` (a bound: the best this
-    machine gave in this run)."""
+def gemm_timers(net, batch: int, threads: int) -> dict:
+    """Timers of float32 GEMMs of the network's synaptic shapes for one step of ``batch``
+    samples, in numpy (OpenBLAS) and torch, on 1 and ``threads`` threads: what a dense float
+    simulator needs per step at best."""
     from threadpoolctl import threadpool_limits
 
     shapes = []
@@ -92,31 +118,27 @@ def gemm_bound(net, batch: int, threads: int, repeats: int) -> dict:
         for n_out, n_in in shapes
     ]
     tensors = [(torch.from_numpy(x), torch.from_numpy(w)) for x, w in pairs]
-    evals = batch * sum(a * b for a, b in shapes)
-    best = {}
-    before = torch.get_num_threads()
-    try:
-        for n in sorted({1, threads}):
-            torch.set_num_threads(n)
-            with threadpool_limits(limits=n, user_api="blas"):
-                for lib, mm, operands in (
-                    ("numpy", np.matmul, pairs),
-                    ("torch", torch.mm, tensors),
-                ):
+    timers = {}
+    for n in sorted({1, threads}):
+        for lib, mm, operands in (("numpy", np.matmul, pairs), ("torch", torch.mm, tensors)):
 
-                    def go(mm=mm, operands=operands):
+            def go(mm=mm, operands=operands, n=n):
+                before = torch.get_num_threads()
+                torch.set_num_threads(n)
+                try:
+                    with threadpool_limits(limits=n, user_api="blas"):
                         t0 = time.perf_counter()
-                        for x, w in operands:
-                            mm(x, w)
-                        return time.perf_counter() - t0
+                        for _ in range(5):
+                            for x, w in operands:
+                                mm(x, w)
+                        return (time.perf_counter() - t0) / 5
+                finally:
+                    torch.set_num_threads(before)
 
-                    go()
-                    runs = [go() for _ in range(max(repeats, 5))]
-                    best[f"{lib}, {n} thread{'s' * (n > 1)}"] = evals / min(runs)
-    finally:
-        torch.set_num_threads(before)
-    top = max(best, key=best.get)
-    return {"batch": batch, "best": top, "evaluations_per_second": best[top], "all": best}
+            go()
+            timers[f"gemm: {lib}, {n} thread{'s' * (n > 1)}"] = go
+    evals = batch * sum(a * b for a, b in shapes)
+    return timers, evals
 
 
 def compare(a, b) -> bool:
@@ -132,19 +154,33 @@ def digits(art: Path, repeats: int, lava_repeats: int, threads: int) -> dict:
     simulate_fixed(net, spikes[:, :16])  # warm-up: loads (or compiles) the kernels
     sim = simulate(net, spikes, "sim", record=False)
     ref = simulate_fixed(net, spikes, record=False, compiled=False)
-    lava = [simulate(net, spikes, "lava", record=False) for _ in range(lava_repeats)]
     torch_cpu = simulate(net, spikes, "sim-torch", record=False)
+    lava = []
+
+    def lava_run():
+        lava.append(simulate(net, spikes, "lava", record=False))
+        return lava[-1].seconds
+
+    tiled = np.tile(spikes, (1, 12, 1))
+    timed = interleaved(
+        {
+            "lava": lava_run,
+            "sim": _sim(net, spikes, threads=threads),
+            "sim_one_thread": _sim(net, spikes, threads=1),
+            "sim_numpy": _sim(net, spikes, compiled=False, threads=threads),
+            "tiled": _sim(net, tiled, threads=threads),
+        },
+        repeats,
+        only_first={"lava": lava_repeats},
+    )
     identical = {
         "sim_numpy": all(np.array_equal(a, b) for a, b in zip(sim.events, ref.events)),
         "lava": all(compare(sim, run) for run in lava),
         "sim_torch_cpu": compare(sim, torch_cpu),
     }
-    t_sim, sim_runs = median_seconds(_sim(net, spikes, threads=threads), repeats)
-    t_one, one_runs = median_seconds(_sim(net, spikes, threads=1), repeats)
-    t_ref, ref_runs = median_seconds(_sim(net, spikes, compiled=False, threads=threads), repeats)
-    t_lava = float(np.median([r.seconds for r in lava]))
-    tiled = np.tile(spikes, (1, 12, 1))
-    t_big, _ = median_seconds(_sim(net, tiled, threads=threads), repeats)
+    (t_sim, sim_runs), (t_one, one_runs) = timed["sim"], timed["sim_one_thread"]
+    (t_ref, ref_runs), (t_lava, _) = timed["sim_numpy"], timed["lava"]
+    t_big = timed["tiled"][0]
     evals = synapse_evaluations(net, steps, n)
     recorded = simulate_fixed(net, spikes)
     return {
@@ -219,13 +255,25 @@ def wide(art: Path, repeats: int, lava_samples: int, threads: int) -> dict:
     simulate_fixed(net, few[:, :8])  # warm-up
     lava = simulate(net, few, "lava", record=False)
     sim = simulate(net, few, "sim", record=False)
-    t_few, _ = median_seconds(_sim(net, few, threads=threads), repeats)
-    t_ref_few, _ = median_seconds(_sim(net, few, compiled=False, threads=threads), repeats)
     big = np.tile(spikes, (1, 3, 1))[:, :1024]
-    t_big, big_runs = median_seconds(_sim(net, big, threads=threads), repeats)
-    t_ref_big, _ = median_seconds(_sim(net, big, compiled=False, threads=threads), repeats)
+    gemms, gemm_evals = gemm_timers(net, big.shape[1], threads)
+    timed = interleaved(
+        {
+            "few": _sim(net, few, threads=threads),
+            "few_numpy": _sim(net, few, compiled=False, threads=threads),
+            "big": _sim(net, big, threads=threads),
+            "big_numpy": _sim(net, big, compiled=False, threads=threads),
+            **gemms,
+        },
+        repeats,
+    )
+    t_few, t_ref_few = timed["few"][0], timed["few_numpy"][0]
+    (t_big, big_runs), t_ref_big = timed["big"], timed["big_numpy"][0]
     evals = synapse_evaluations(net, steps, big.shape[1])
-    bound = gemm_bound(net, min(big.shape[1], 1024), threads, repeats)
+    rates = {name: gemm_evals / timed[name][0] for name in gemms}
+    top = max(rates, key=rates.get)
+    bound = {"batch": int(big.shape[1]), "best": top, "evaluations_per_second": rates[top]}
+    bound["all"] = rates
     rate = evals / t_big
     activity = [float((e > 0).mean()) for e in sim.events]
     return {
@@ -304,7 +352,7 @@ def markdown(out: dict) -> str:
         f" {w['large_batch']['samples']}-sample batch: sim"
         f" {w['synapse_evaluations_per_second']['sim']:.3g}, numpy steps"
         f" {w['synapse_evaluations_per_second']['sim_numpy']:.3g}; float32 GEMM of the same shapes"
-        f" ({w['gemm_bound']['best']}, the best of numpy and torch on 1 and 2 threads)"
+        f" ({w['gemm_bound']['best']}, the best median of numpy and torch on 1 and 2 threads)"
         f" {w['synapse_evaluations_per_second']['float32_gemm_bound']:.3g}:"
         f" the bound is {w['gemm_bound_over_sim']:.1f}x the sim. Digits split:"
         f" {d['synapse_evaluations_per_second_sim']:.3g} synapse evaluations per second.",
@@ -320,6 +368,16 @@ def markdown(out: dict) -> str:
         f" {d['best_seconds']['lava']:.2f} s on the digits split"
         f" ({best['lava'] / min(best['sim'], best['sim_one_thread']):.0f}x, fastest sim over"
         " fastest Lava).",
+        "",
+        "Float torch model vs Lava floating_pt, whole test split:",
+        "",
+        "| cell | agreement | accuracy torch | accuracy Lava float | max logit diff |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {f['cell']} | {f['agreement']:.2%} | {f['accuracy_torch']:.4f} |"
+            f" {f['accuracy_lava_float']:.4f} | {f['max_abs_logit_diff']:.2g} |"
+            for f in out["float_torch_vs_lava_floating_pt"]
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -327,6 +385,9 @@ def markdown(out: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifact", help="an existing SRC artifact (default: train + export one)")
+    parser.add_argument(
+        "--lif-artifact", help="an existing LIF artifact for the float check (default: train one)"
+    )
     parser.add_argument("--repeats", type=int, default=7, help="repeats of each sim timing")
     parser.add_argument("--lava-repeats", type=int, default=3, help="Lava runs on the split")
     parser.add_argument("--wide-lava-samples", type=int, default=40)
@@ -344,6 +405,8 @@ def main() -> int:
             "digits": digits(art, args.repeats, args.lava_repeats, args.threads),
             "wide": wide(art, args.repeats, args.wide_lava_samples, args.threads),
         }
+        lif = Path(args.lif_artifact) if args.lif_artifact else build_artifact(Path(tmp), "lif")
+        out["float_torch_vs_lava_floating_pt"] = [float_agreement(art), float_agreement(lif)]
     out["load_after"] = [round(v, 2) for v in os.getloadavg()]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hw_throughput.json").write_text(json.dumps(out, indent=1))
