@@ -75,21 +75,47 @@ def decay(x: int, d: int) -> int:
 
 
 @jit
-def lookup(x: int, x_min: int, shift: int, values) -> int:
-    """``PWLTable.__call__`` at one point: the table given as ``(x_min, step_shift, values)``."""
+def lookup(x: int, x_min: int, shift: int, span: int, values, full: bool) -> int:
+    """``PWLTable.__call__`` at one point, the table given by :func:`table_args`: expanded (one
+    value per point of its domain, ``full``) it is indexed, otherwise interpolated as there."""
+    t = min(max(x - x_min, 0), span)
+    if full:
+        return np.int64(values[t])
     last = values.shape[0] - 1
-    t = min(max(x - x_min, 0), last << shift)
     idx = min(t >> shift, last - 1)
-    y0 = values[idx]
-    return y0 + shift_round((values[idx + 1] - y0) * (t - (idx << shift)), shift)
+    y0 = np.int64(values[idx])
+    return y0 + shift_round((np.int64(values[idx + 1]) - y0) * (t - (idx << shift)), shift)
 
 
-def table_args(table: PWLTable | None) -> tuple[int, int, np.ndarray]:
-    """``(x_min, step_shift, values)`` of a table for :func:`lookup`; ``None`` (no table) gives
-    empty ``values``, which a kernel tests for."""
+FULL_TABLE_POINTS = 1 << 18
+"""A table whose domain has at most this many points is expanded (int16 or int32 values: at most
+512 KB or 1 MB, which stay in the cache), a lookup instead of an interpolation."""
+
+_TABLES: dict[int, tuple[PWLTable, tuple]] = {}
+
+
+def table_args(table: PWLTable | None) -> tuple:
+    """``(x_min, step_shift, span, values, full)`` of a table for :func:`lookup`; ``None`` (no
+    table) gives empty ``values``, which a kernel tests for. The expansion evaluates the table
+    itself on every point of its domain (identical by construction), once per table."""
     if table is None:
-        return 0, 0, np.zeros(0, np.int64)
-    return int(table.x_min), int(table.step_shift), np.ascontiguousarray(table.values, np.int64)
+        return 0, 0, 0, np.zeros(0, np.int64), False
+    held = _TABLES.get(id(table))
+    if held is not None and held[0] is table:
+        return held[1]
+    x_min, shift = int(table.x_min), int(table.step_shift)
+    span = int(table.segments) << shift
+    args = (x_min, shift, span, np.ascontiguousarray(table.values, np.int64), False)
+    if span + 1 <= FULL_TABLE_POINTS:
+        values = table(np.arange(x_min, x_min + span + 1, dtype=np.int64))
+        peak = int(np.abs(values).max(initial=0))
+        dtype = np.int16 if peak < 1 << 15 else np.int32 if peak < 1 << 31 else None
+        if dtype is not None:
+            args = (x_min, shift, span, np.ascontiguousarray(values, dtype), True)
+    if len(_TABLES) > 256:
+        _TABLES.clear()
+    _TABLES[id(table)] = (table, args)
+    return args
 
 
 _VIEWS: dict[tuple[int, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}

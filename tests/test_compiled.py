@@ -111,10 +111,17 @@ def jittered(params, rng):
     return type(params)(**out)
 
 
+@pytest.mark.parametrize("expand", [True, False])
 @pytest.mark.parametrize("kind", [k for k in FIXED_KINDS if registry.cell(k).fixed.compiled])
-def test_compiled_step_on_random_integers(kind):
+def test_compiled_step_on_random_integers(kind, expand, monkeypatch):
     """One step from random parameters, states and drives up to 2**26 (saturation, Lava's wrap,
-    every optional term of the step switched on by a non-zero parameter)."""
+    every optional term of the step switched on by a non-zero parameter); tables expanded into
+    one value per point, and interpolated (tables too wide to expand)."""
+    from modspike import kernels
+
+    if not expand:
+        monkeypatch.setattr(kernels, "FULL_TABLE_POINTS", 0)
+        monkeypatch.setattr(kernels, "_TABLES", {})
     rng = np.random.default_rng(11)
     arith = registry.cell(kind).fixed
     for seed in range(4):

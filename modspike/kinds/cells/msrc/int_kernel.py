@@ -14,7 +14,9 @@ FIELDS = ("alpha", "r", "rs", "ru", "zu", "bias", "hs0")
 
 @jit
 def _kernel(a, i0, h0, hs0, hu0, alpha, r, rs, ru, zu, bias, vertex, frac, bits, ultra, *tables):
-    sq_min, sq_shift, sq, g_min, g_shift, gate, t_min, t_shift, tanh = tables
+    sq_min, sq_shift, sq_span, sq, sq_full = tables[0:5]
+    g_min, g_shift, g_span, gate, g_full = tables[5:10]
+    t_min, t_shift, t_span, tanh, t_full = tables[10:15]
     batch, n = a.shape
     i1 = np.empty((batch, n), np.int64)
     h1 = np.empty((batch, n), np.int64)
@@ -26,8 +28,8 @@ def _kernel(a, i0, h0, hs0, hu0, alpha, r, rs, ru, zu, bias, vertex, frac, bits,
         for j in range(n):
             hp, hsp, hup = h0[b, j], hs0[b, j], hu0[b, j]
             i = saturate(mul_frac(alpha[b, j], i0[b, j], frac) + a[b, j], bits)
-            x = lookup(i, sq_min, sq_shift, sq) if squash else i
-            zs = lookup(hp, g_min, g_shift, gate)
+            x = lookup(i, sq_min, sq_shift, sq_span, sq, sq_full) if squash else i
+            zs = lookup(hp, g_min, g_shift, g_span, gate, g_full)
             q = saturate(hsp + vertex[b, j], bits)
             pre = x + mul_frac(r[b, j], hp, frac)
             pre = pre + mul_frac(rs[b, j], shift_round(q * q, frac), frac) + bias[b, j]
@@ -35,7 +37,7 @@ def _kernel(a, i0, h0, hs0, hu0, alpha, r, rs, ru, zu, bias, vertex, frac, bits,
             if ultra:
                 pre = pre + mul_frac(ru[b, j], hup, frac)
                 hu = hp + mul_frac(zu[b, j], hup - hp, frac)
-            h = lookup(saturate(pre, bits), t_min, t_shift, tanh)
+            h = lookup(saturate(pre, bits), t_min, t_shift, t_span, tanh, t_full)
             i1[b, j] = i
             h1[b, j] = h
             hs1[b, j] = hp + mul_frac(zs, hsp - hp, frac)

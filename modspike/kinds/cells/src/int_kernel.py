@@ -12,7 +12,9 @@ from .int_step import SRCIntParams, SRCIntState
 
 @jit
 def _kernel(a, i0, h0, hs0, alpha, r, rs, z, bias, frac, bits, use_z, *tables):
-    sq_min, sq_shift, sq, g_min, g_shift, gate, t_min, t_shift, tanh = tables
+    sq_min, sq_shift, sq_span, sq, sq_full = tables[0:5]
+    g_min, g_shift, g_span, gate, g_full = tables[5:10]
+    t_min, t_shift, t_span, tanh, t_full = tables[10:15]
     batch, n = a.shape
     i1 = np.empty((batch, n), np.int64)
     h1 = np.empty((batch, n), np.int64)
@@ -23,10 +25,10 @@ def _kernel(a, i0, h0, hs0, alpha, r, rs, z, bias, frac, bits, use_z, *tables):
         for j in range(n):
             hp = h0[b, j]
             i = saturate(mul_frac(alpha[b, j], i0[b, j], frac) + a[b, j], bits)
-            x = lookup(i, sq_min, sq_shift, sq) if squash else i
-            zs = lookup(hp, g_min, g_shift, gate)
+            x = lookup(i, sq_min, sq_shift, sq_span, sq, sq_full) if squash else i
+            zs = lookup(hp, g_min, g_shift, g_span, gate, g_full)
             pre = x + mul_frac(r[b, j], hp, frac) + mul_frac(rs[b, j], hs0[b, j], frac)
-            h = lookup(saturate(pre + bias[b, j], bits), t_min, t_shift, tanh)
+            h = lookup(saturate(pre + bias[b, j], bits), t_min, t_shift, t_span, tanh, t_full)
             if use_z:
                 h = h + mul_frac(z[b, j], hp - h, frac)
             i1[b, j] = i
