@@ -71,6 +71,9 @@ def compiled_drive(layer: Layer, L: CompiledLayer) -> Callable | None:
     from .kernels import per_neuron
 
     shift, rec_shift = fixed_shifts(layer)
+    for constant in (shift, rec_shift):  # read-only: their (batch, n) views are made once
+        if constant is not None:
+            constant.setflags(write=False)
     bias = layer.cell.fixed.input_bias
     has_bias = bool(np.any(bias))
 

@@ -165,3 +165,30 @@ def drive(acc, shift, bias, rec, rec_shift, has_bias, has_rec):
                 a = a + scale(rec[b, j], rec_shift[b, j])
             out[b, j] = a
     return out
+
+
+@jit
+def as_float32(x):
+    """``(x as float32, max |x|)`` in one pass over an integer matrix (the float32 GEMM's input;
+    the magnitude decides whether it is exact)."""
+    batch, n = x.shape
+    out = np.empty((batch, n), np.float32)
+    top = 0
+    for b in range(batch):
+        for j in range(n):
+            v = np.int64(x[b, j])
+            top = max(top, v if v >= 0 else -v)
+            out[b, j] = v
+    return out, top
+
+
+@jit
+def count(s, totals, events):
+    """The simulator's running sums of one step: ``totals += s``, ``events += s != 0``."""
+    batch, n = s.shape
+    for b in range(batch):
+        for j in range(n):
+            v = s[b, j]
+            totals[b, j] += v
+            if v != 0:
+                events[b, j] += 1

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from modspike.compiled import accelerate, compiled_layers
+from modspike.compiled import accelerate, compiled_layers, numba_available
 from modspike.network import Network
 from modspike.step import Precision, Program, compile, run
 
@@ -65,11 +65,19 @@ class _Recorder:
         self.totals = [np.zeros(s, np.int64) for s in shapes]
         self.events = [np.zeros(s, count_dtype(steps)) for s in shapes]
         self.rasters = [np.zeros((steps, *s), np.int8) for s in shapes] if record else None
+        self.count = None
+        if numba_available():
+            from modspike.kernels import count
+
+            self.count = count
 
     def __call__(self, t: int, k: int, layer_state) -> None:
         s = layer_state[0]
-        self.totals[k] += s
-        self.events[k] += s != 0
+        if self.count is not None and s.dtype == np.int64 and s.flags.c_contiguous:
+            self.count(s, self.totals[k], self.events[k])  # one pass (numba)
+        else:
+            self.totals[k] += s
+            self.events[k] += s != 0
         if self.rasters is not None:
             raster = self.rasters[k]
             lo, hi = int(s.min(initial=0)), int(s.max(initial=0))

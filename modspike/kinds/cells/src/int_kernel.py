@@ -43,11 +43,11 @@ def bind(params: SRCIntParams):
     are taken from ``params`` here: a modulation changes only the bias)."""
     tables = [v for t in (params.squash, params.gate, params.tanh) for v in table_args(t)]
     frac, bits = int(params.frac_bits), int(params.state_bits)
+    use_z = bool(np.any(params.z))  # z is no modulation target: fixed for the layer
 
     def step(a, state: SRCIntState, p: SRCIntParams):
         a = np.asarray(a, dtype=np.int64)
         per = [per_neuron(getattr(p, f), a.shape) for f in ("alpha", "r", "rs", "z", "bias")]
-        use_z = bool(np.any(p.z))
         out, i, h, hs = _kernel(a, state.i, state.h, state.hs, *per, frac, bits, use_z, *tables)
         return out, SRCIntState(i, h, hs)
 

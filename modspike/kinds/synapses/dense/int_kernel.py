@@ -31,6 +31,15 @@ def bind(mantissa: np.ndarray, attrs):
     def gemm(x: np.ndarray) -> np.ndarray:
         return (x.astype(np.float32) @ weights).astype(np.int64)
 
+    def gemm_checked(x: np.ndarray) -> np.ndarray | None:
+        """One GEMM when ``x`` fits (converted and measured in one pass), else None."""
+        if x.dtype.kind not in "iub" or x.ndim != 2:
+            return gemm(x) if _magnitude(x) <= cap else None
+        from modspike.kernels import as_float32
+
+        xf, top = as_float32(x)
+        return (xf @ weights).astype(np.int64) if top <= cap else None
+
     def split(x: np.ndarray) -> np.ndarray:
         if _magnitude(x) <= cap:  # shrinks at every level: |x >> b| < |x| once |x| >= 2
             return gemm(x)
@@ -42,8 +51,9 @@ def bind(mantissa: np.ndarray, attrs):
             x = x.reshape(x.shape[0], -1)
         if cap is None:  # all-zero weights
             return np.zeros((x.shape[0], m.shape[0]), np.int64)
-        if _magnitude(x) <= cap:
-            return gemm(x)
+        acc = gemm_checked(x)
+        if acc is not None:
+            return acc
         if digit == 0:  # a fan-in too large for float32 even with 1-bit digits
             return int_matmul(x, m)
         return split(np.asarray(x, dtype=np.int64))
