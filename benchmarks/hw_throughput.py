@@ -316,7 +316,8 @@ def markdown(out: dict) -> str:
         "",
         "| | simulation s (median) | samples/s | vs Lava |",
         "|---|---|---|---|",
-        f"| sim (compiled steps, {out['threads']} threads max) | {s['sim']:.4f} |"
+        f"| sim (compiled steps; up to {out['threads']} threads, one per 256 samples) |"
+        f" {s['sim']:.4f} |"
         f" {d['samples_per_second']['sim']:.0f} | {d['ratio_sim_over_lava']:.0f}x |",
         f"| sim, one thread | {s['sim_one_thread']:.4f} | {d['samples'] / s['sim_one_thread']:.0f} |"
         f" {d['ratio_sim_one_thread_over_lava']:.0f}x |",
