@@ -77,12 +77,16 @@ def compiled_drive(layer: Layer, L: CompiledLayer) -> Callable | None:
     bias = layer.cell.fixed.input_bias
     has_bias = bool(np.any(bias))
 
+    combine = L.from_accumulators
+
     def drive(x, prev):
         acc = np.asarray(ff(x), dtype=np.int64)
         shape = acc.shape
         has_rec = rec is not None and prev is not None
         racc = np.asarray(rec(prev), dtype=np.int64) if has_rec else acc
         rsh = rec_shift if has_rec else shift
+        if acc.ndim != 2 or any(c.shape != shape[1:] for c in (shift, rsh, bias)):
+            return combine(acc, racc if has_rec else None)  # not one value per neuron: numpy
         return fused(
             acc,
             per_neuron(shift, shape),
