@@ -1,6 +1,8 @@
 """The CubaLIF cell kind: LIF with a synaptic current; Lava's LIF (``du < 4095``) runs it."""
 
-from modspike.kinds.types import CellKind, FixedArith, FloatArith, NirCodec, Output
+from dataclasses import replace
+
+from modspike.kinds.types import CellKind, FloatArith, NirCodec, Output
 
 from ..lif.kind import FIXED, QUANT
 from ..lif.memory import MEMORY
@@ -17,15 +19,7 @@ CUBALIF = CellKind(
         module=float_step.build,
     ),
     synapse_bias=True,
-    fixed=FixedArith(
-        initial_state=FIXED.initial_state,
-        step=FIXED.step,
-        drive_exponent=FIXED.drive_exponent,
-        ste_fields=(("syn", "u"), ("v", "v")),
-        min_shift=FIXED.min_shift,
-        compiled=FIXED.compiled,
-        tensors=FIXED.tensors,
-    ),
+    fixed=replace(FIXED, ste_fields=(("syn", "u"), ("v", "v"))),  # Lava's LIF, du < 4095
     quant=QUANT,
     nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),
     memory=MEMORY,
