@@ -55,6 +55,9 @@ def compiled_drive(layer: Layer, L: CompiledLayer) -> Callable | None:
     accumulations and, with numba, ``from_accumulators`` fused into one pass
     (:func:`modspike.kernels.drive`: the same shifts, bias and recurrent sum as
     :func:`modspike.step.fixed_layer`); None when there is nothing to gain."""
+    synapses = [layer.synapse] + ([] if layer.recurrent is None else [layer.recurrent])
+    if any(getattr(syn, "pre", ()) for syn in synapses):
+        return None  # stages before the synapse (pooling): the program's own drive
     ff, fast = _accumulation(layer.synapse)
     rec, rec_fast = (None, False) if layer.recurrent is None else _accumulation(layer.recurrent)
     if not numba_available():

@@ -48,13 +48,11 @@ def _numpy(value):
 
 
 def _on_device(layer: Layer) -> bool:
-    """Whether every kind of ``layer`` runs on tensors."""
-    rec = layer.recurrent
-    return (
-        require(layer.cell.kind, "fixed", f"layer {layer.name}").tensors
-        and layer.synapse.kind.tensors
-        and (rec is None or rec.kind.tensors)
-    )
+    """Whether every kind of ``layer`` runs on tensors (its synapses' stages included)."""
+    synapses = [layer.synapse] + ([] if layer.recurrent is None else [layer.recurrent])
+    kinds = [s.kind for syn in synapses for s in (syn, *getattr(syn, "pre", ()))]
+    fixed = require(layer.cell.kind, "fixed", f"layer {layer.name}")
+    return fixed.tensors and all(kind.tensors for kind in kinds)
 
 
 def _bridged(L: CompiledLayer, device) -> CompiledLayer:
