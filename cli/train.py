@@ -21,7 +21,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         NAME,
         help=HELP,
-        description="Train a network and write RUN_DIR/{config.json, model.safetensors, metrics.json}.",
+        description="Train a network and write RUN_DIR/{config.json, model.safetensors, metrics.json}."
+        " Data-parallel over N processes: torchrun --standalone --nproc_per_node N -m modspike"
+        " train ... (gloo on the CPU, nccl with --device cuda; --batch-size is the global batch).",
     )
     p.add_argument(
         "--cell",
@@ -170,6 +172,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modspike.train.distributed import is_main
     from modspike.train.trainer import TrainConfig, train
 
     fields = TrainConfig.__dataclass_fields__
@@ -178,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
     if cfg.warmup_steps > 0:
         from modspike.studies.warmup import warmup_hook as prepare
     _, metrics = train(cfg, out=args.out, progress=not args.quiet, prepare=prepare)
+    if not is_main():  # data-parallel (torchrun): rank 0 reports
+        return 0
     summary = {k: metrics[k] for k in ("test_accuracy", "val_accuracy", "epochs", "seconds")}
     if "never_active_neurons" in metrics:
         summary["never_active_neurons"] = metrics["never_active_neurons"]

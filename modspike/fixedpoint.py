@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import arrays
 from .errors import QuantizationError
 
 FORMAT_VERSION = "modspike-fxp/1"
@@ -51,17 +52,17 @@ def shift_round(x: np.ndarray, shift: np.ndarray | int) -> np.ndarray:
     (``floor(x/2**s + 1/2)``) is the rule everywhere in this format: floor shifts bias every product
     downwards and cost a lot of fidelity in the SRC (cells.md 3.10).
     """
-    x = np.asarray(x, dtype=np.int64)
+    x = arrays.int64(x)  # numpy or torch (modspike.arrays): the same operators on either
     if isinstance(shift, (int, np.integer)):  # fast path (the common case): one shift for all
         k = int(shift)
         if k > 0:
-            return np.right_shift(x + (1 << (k - 1)), min(k, 62))
-        return np.left_shift(x, min(-k, 62))
-    s = np.asarray(shift, dtype=np.int64)
-    right = np.clip(s, 0, 62)
-    left = np.clip(-s, 0, 62)
-    half = np.where(right > 0, np.left_shift(np.int64(1), np.maximum(right - 1, 0)), 0)
-    return np.where(s > 0, np.right_shift(x + half, right), np.left_shift(x, left))
+            return (x + (1 << (k - 1))) >> min(k, 62)
+        return x << min(-k, 62)
+    s = arrays.int64(shift, like=x)
+    right = arrays.clip(s, 0, 62)
+    left = arrays.clip(-s, 0, 62)
+    half = arrays.where(right > 0, arrays.int64(1, like=x) << arrays.clip(right - 1, 0, 62), 0)
+    return arrays.where(s > 0, (x + half) >> right, x << left)
 
 
 def round_half_up(x: np.ndarray | float) -> np.ndarray:
@@ -72,20 +73,21 @@ def round_half_up(x: np.ndarray | float) -> np.ndarray:
 def saturate(x: np.ndarray, bits: int = STATE_BITS) -> np.ndarray:
     """Clip to the symmetric signed range of ``bits`` bits, ``+-(2**(bits-1) - 1)``."""
     limit = (1 << (bits - 1)) - 1
-    return np.clip(x, -limit, limit)
+    return arrays.clip(x, -limit, limit)
 
 
 def lava_wrap(x: np.ndarray, bits: int = STATE_BITS) -> np.ndarray:
     """Lava's 24-bit wrap of the current ``u``: ``> 2**23`` loses ``2**24``, ``<= -2**23`` gains it."""
     half = 1 << (bits - 1)
-    y = np.where(x > half, x - 2 * half, x)
-    return np.where(y <= -half, x + 2 * half, y)
+    y = arrays.where(x > half, x - 2 * half, x)
+    return arrays.where(y <= -half, x + 2 * half, y)
 
 
 def decay(x: np.ndarray, d: np.ndarray | int) -> np.ndarray:
     """Lava's decay ``sign(x*(4096-d)) * (|x*(4096-d)| >> 12)``: truncation toward zero."""
-    prod = np.asarray(x, dtype=np.int64) * (DECAY_UNITY - np.asarray(d, dtype=np.int64))
-    return np.sign(prod) * np.right_shift(np.abs(prod), DECAY_SHIFT)
+    x = arrays.int64(x)
+    prod = x * (DECAY_UNITY - arrays.int64(d, like=x))
+    return arrays.sign(prod) * (abs(prod) >> DECAY_SHIFT)
 
 
 # --------------------------------------------------------------------------- weights
@@ -205,7 +207,7 @@ def apply_exponent(acc: np.ndarray, shift_left: np.ndarray | int) -> np.ndarray:
     One integer shift for all rows takes :func:`shift_round`'s fast path (the same rounding)."""
     if isinstance(shift_left, (int, np.integer)):
         return shift_round(acc, -int(shift_left))
-    return shift_round(acc, -np.asarray(shift_left, dtype=np.int64))
+    return shift_round(acc, -arrays.int64(shift_left, like=acc))
 
 
 def int_matmul(x: np.ndarray, mantissa: np.ndarray) -> np.ndarray:
@@ -214,6 +216,12 @@ def int_matmul(x: np.ndarray, mantissa: np.ndarray) -> np.ndarray:
     Uses a float64 GEMM when every partial sum provably stays below 2**53 (then float arithmetic is
     exact), integer arithmetic otherwise.
     """
+    if arrays.is_tensor(x):  # torch int64 (sim-torch): the same rule; a GPU has no int64 GEMM
+        m = arrays.int64(mantissa, like=x)
+        bound = float(x.abs().max()) * float(m.abs().max()) if x.numel() and m.numel() else 0.0
+        if bound * max(m.shape[1], 1) < 2.0**53:
+            return (x.double() @ m.double().T).long()
+        return (x.cpu() @ m.cpu().T).to(x.device)
     x = np.asarray(x, dtype=np.int64)
     bound = float(np.abs(x).max(initial=0)) * float(np.abs(mantissa).max(initial=0))
     if bound * max(mantissa.shape[1], 1) < 2.0**53:
@@ -244,11 +252,12 @@ class PWLTable:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         span = self.segments << self.step_shift
-        t = np.clip(np.asarray(x, dtype=np.int64) - self.x_min, 0, span)
-        idx = np.minimum(np.right_shift(t, self.step_shift), self.segments - 1)
-        frac = t - np.left_shift(idx, self.step_shift)
-        y0 = self.values[idx]
-        return y0 + shift_round((self.values[idx + 1] - y0) * frac, int(self.step_shift))
+        t = arrays.clip(arrays.int64(x) - self.x_min, 0, span)
+        idx = arrays.clip(t >> self.step_shift, None, self.segments - 1)
+        frac = t - (idx << self.step_shift)
+        y0 = arrays.take(self.values, idx)
+        dy = arrays.take(self.values, idx + 1) - y0
+        return y0 + shift_round(dy * frac, int(self.step_shift))
 
     def to_dict(self) -> dict:
         return {"x_min": int(self.x_min), "step_shift": int(self.step_shift), "values": self.values}
@@ -341,4 +350,4 @@ def slow_gate_table(zs_hyp: float, zs_dep: float, slope: float, mid: float, fmt:
 
 def mul_frac(c: np.ndarray, x: np.ndarray, frac_bits: int) -> np.ndarray:
     """``c * x`` for a constant ``c`` with ``frac_bits`` fractional bits, rounded half up."""
-    return shift_round(np.asarray(c, dtype=np.int64) * x, frac_bits)
+    return shift_round(arrays.int64(c, like=x) * x, frac_bits)

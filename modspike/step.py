@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .arrays import any_nonzero
 from .errors import ConfigError, QuantizationError
 from .fixedpoint import apply_exponent, int_matmul, mul_frac
 from .network import Integration, Layer, Network
@@ -313,8 +314,12 @@ def fixed_shifts(layer: Layer) -> tuple[np.ndarray, np.ndarray | None]:
     return shift, rec
 
 
-def fixed_layer(layer: Layer) -> CompiledLayer:
-    """A FIXED layer of a quantised network (Lava's StepLayer model uses the same pieces)."""
+def fixed_layer(layer: Layer, to: Callable | None = None) -> CompiledLayer:
+    """A FIXED layer of a quantised network (Lava's StepLayer model uses the same pieces).
+
+    ``to`` maps every numpy constant the layer holds (mantissas, bias, per-row shifts, the cell's
+    parameter arrays and initial state) onto the arrays it runs on: torch int64 tensors on a
+    device for ``sim-torch`` (kinds with ``tensors``); None keeps numpy."""
     kind = layer.cell.kind
     arith = require(kind, "fixed", f"layer {layer.name}")
     fixed = layer.cell.fixed
@@ -322,13 +327,13 @@ def fixed_layer(layer: Layer) -> CompiledLayer:
         raise QuantizationError(f"layer {layer.name} is not quantised")
     shift, rec_shift = fixed_shifts(layer)
     acc = layer.synapse.kind.accumulate
-    mant, attrs = layer.synapse.fixed.mantissa, layer.synapse.attrs
-    sh = _uniform(shift)
-    bias = fixed.input_bias if np.any(fixed.input_bias) else None
+    mant, attrs = _constant(layer.synapse.fixed.mantissa, to), layer.synapse.attrs
+    sh = _constant(_uniform(shift), to)
+    bias = _constant(fixed.input_bias, to) if np.any(fixed.input_bias) else None
     rec = layer.recurrent
-    rec_mant = None if rec is None else rec.fixed.mantissa
+    rec_mant = None if rec is None else _constant(rec.fixed.mantissa, to)
     rec_acc = None if rec is None else rec.kind.accumulate
-    rec_sh = None if rec is None else _uniform(rec_shift)
+    rec_sh = None if rec is None else _constant(_uniform(rec_shift), to)
 
     def from_accumulators(acc_ff, acc_rec):
         a = apply_exponent(acc_ff, sh)
@@ -351,13 +356,25 @@ def fixed_layer(layer: Layer) -> CompiledLayer:
         n=n,
         drive=drive,
         step=arith.step,
-        params=fixed.params,
-        initial_state=lambda batch: arith.initial_state(batch, n),
+        params=_constant(fixed.params, to),
+        initial_state=lambda batch: _constant(arith.initial_state(batch, n), to),
         initial_output=lambda batch: None,
         modulate=_fixed_modulation(kind, fixed.out_exp) if kind.modulation is not None else None,
         out_exp=fixed.out_exp,
         from_accumulators=from_accumulators,
     )
+
+
+def _constant(value, to: Callable | None):
+    """``to`` applied to an array, or to every array field of a NamedTuple (ints and tables
+    stay as they are); ``to=None`` leaves everything as it is."""
+    if to is None:
+        return value
+    if isinstance(value, np.ndarray):
+        return to(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_constant(v, to) for v in value))
+    return value
 
 
 def _fixed_modulation(kind, out_exp: int) -> Callable:
@@ -370,7 +387,7 @@ def _fixed_modulation(kind, out_exp: int) -> Callable:
         changes = {targets.fixed_bias: getattr(p, targets.fixed_bias) + m.bias}
         if targets.fixed_hs0 is not None:
             changes[targets.fixed_hs0] = getattr(p, targets.fixed_hs0) + m.hs0
-        elif np.any(np.asarray(m.hs0) != 0):
+        elif any_nonzero(m.hs0):
             raise ConfigError(f"a {kind.name} layer has no h_s0 to modulate")
         return mul_frac(m.gain, a, frac), p._replace(**changes)
 

@@ -22,6 +22,7 @@ from modspike.errors import CheckpointError, ConfigError, ModspikeError
 from modspike.rundir import load_run, save_run
 from modspike.validate import check_allocation, check_train_values, number
 
+from .distributed import DataParallel, data_parallel, is_main
 from .modules import ModelConfig, build_model, is_ann, model_names
 from .sparsity import fan_outs, synops_fraction
 
@@ -229,8 +230,14 @@ def train(
 ) -> tuple[nn.Module, dict]:
     """Train a model as ``cfg`` says; write the run directory to ``out`` when given.
 
-    The model with the best validation accuracy is kept. Returns ``(model, metrics)``.
+    The model with the best validation accuracy is kept. Returns ``(model, metrics)``. Started by
+    ``torchrun`` with several processes, trains data-parallel (:mod:`.distributed`).
     """
+    with data_parallel(cfg.device) as parallel:
+        return _train(cfg, out, progress and is_main(), prepare, parallel)
+
+
+def _train(cfg: TrainConfig, out, progress: bool, prepare, parallel) -> tuple[nn.Module, dict]:
     cfg.validate()
     data = load_dataset(
         cfg.data, cfg.data_dir, cfg.split_seed, cfg.event_options(), progress=progress
@@ -242,11 +249,13 @@ def train(
     if cfg.qat:
         from .qat import QuantizedNet, qat_report
 
-        metrics = fit(QuantizedNet(model), data, cfg, progress=progress, prepare=prepare)
+        metrics = fit(QuantizedNet(model), data, cfg, progress, prepare, parallel)
         metrics["quantization"] = qat_report(model.cpu(), data, cfg)
     else:
-        metrics = fit(model, data, cfg, progress=progress, prepare=prepare)
-    if out is not None:
+        metrics = fit(model, data, cfg, progress, prepare, parallel)
+    if parallel is not None:
+        metrics["data_parallel"] = parallel.info()
+    if out is not None and is_main():  # data-parallel: rank 0 alone writes
         save_run(out, model_cfg.to_dict(), asdict(cfg), model.state_dict(), metrics)
     return model, metrics
 
@@ -257,8 +266,10 @@ def fit(
     cfg: TrainConfig,
     progress: bool = True,
     prepare: Callable | None = None,
+    parallel: DataParallel | None = None,
 ) -> dict:
     """The training loop proper (Adam, cross-entropy on the time-integrated readout).
+    ``parallel``: this process's part in data-parallel training (:mod:`.distributed`).
 
     ``prepare(model, x_train, cfg, generator) -> dict`` runs once before the first epoch when
     ``cfg.warmup_steps > 0`` (the warm-up study's :func:`modspike.studies.warmup.warmup_hook`); what
@@ -266,6 +277,9 @@ def fit(
     x_tr, y_tr = data.x_train, data.y_train
     if cfg.limit is not None:
         x_tr, y_tr = x_tr[: cfg.limit], y_tr[: cfg.limit]
+    if parallel is not None and cfg.reg_synops > 0:
+        raise ConfigError("--reg-synops is not supported in data-parallel training (torchrun) yet")
+    net = model if parallel is None else parallel.wrap(model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     loss_fn = nn.CrossEntropyLoss()
     gen = generator(cfg.seed)
@@ -295,17 +309,22 @@ def fit(
             idx = order[start : start + cfg.batch_size]
             xb = torch.as_tensor(x_tr[idx])
             inp = encode_batch(model, xb, cfg, gen).to(cfg.device)
-            target = torch.as_tensor(y_tr[idx], device=cfg.device)
-            if cfg.reg_synops > 0:
+            yb = torch.as_tensor(y_tr[idx], device=cfg.device)
+            if parallel is not None:  # this process's share of the global batch
+                axis = 0 if getattr(model, "static_input", False) else 1
+                loss, batch_loss = parallel.loss(net, inp, yb, axis)
+            elif cfg.reg_synops > 0:
                 logits, recs = model(inp, record=True)
                 fans = fan_outs([r.shape[-1] for r in recs], logits.shape[-1], cfg.recurrent)
-                loss = loss_fn(logits, target) + cfg.reg_synops * synops_fraction(recs, fans)
+                loss = loss_fn(logits, yb) + cfg.reg_synops * synops_fraction(recs, fans)
+                batch_loss = loss.item()
             else:
-                loss = loss_fn(model(inp), target)
+                loss = loss_fn(model(inp), yb)
+                batch_loss = loss.item()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total_loss += loss.item()
+            total_loss += batch_loss
             n_batches += 1
         val_eval = evaluate(model, data.x_val, data.y_val, cfg, seed=cfg.seed + 1)
         val, val_loss = val_eval["accuracy"], val_eval["loss"]

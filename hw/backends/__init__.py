@@ -1,5 +1,5 @@
 """Backends that run a :class:`~modspike.network.Network`: ``torch`` (float), ``sim`` (our
-bit-exact integer simulator), ``lava`` (Lava ``fixed_pt``), ``lava-float`` (Lava
+bit-exact integer simulator), ``sim-torch`` (the same on torch tensors, GPU when available), ``lava`` (Lava ``fixed_pt``), ``lava-float`` (Lava
 ``floating_pt``) and ``loihi2`` (needs Intel's extension). Each is a registered
 :class:`Backend`; the CLI reads the names from here.
 
@@ -51,8 +51,8 @@ def register(backend: Backend) -> Backend:
 
 
 def _load() -> None:
-    if not _BACKENDS:
-        from . import lava, loihi2, sim, torch  # noqa: F401  (each registers itself)
+    # every module, always: importing one backend module directly registers that one alone
+    from . import lava, loihi2, sim, sim_torch, torch  # noqa: F401  (each registers itself)
 
 
 def names() -> list[str]:

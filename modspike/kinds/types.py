@@ -57,13 +57,21 @@ class FixedArith:
     ``drive_exponent(fixed_cell)`` -> the unit of one drive value per neuron (``2**e``), from
     which every synaptic shift is derived; ``ste_fields``: pairs (float state field, integer state
     field) that quantisation-aware training snaps onto each other; ``min_shift``: the lowest
-    synaptic shift the hardware applies exactly (Lava's Dense floors a negative ``weight_exp``)."""
+    synaptic shift the hardware applies exactly (Lava's Dense floors a negative ``weight_exp``);
+    ``compiled``: optional, ``compiled(params) -> step``, a compiled twin of ``step`` bound to a
+    layer's parameters (its tables, formats), with the same contract and the same values bit for
+    bit, which the simulator runs instead of ``step`` (``modspike/compiled.py``; a kind without
+    one runs ``step``; ``tests/test_compiled.py`` checks every kind that has one); ``tensors``:
+    ``step`` is written with :mod:`modspike.arrays` and runs on torch int64 tensors too (the
+    ``sim-torch`` backend, CPU or GPU; a kind without it runs there on numpy, layer by layer)."""
 
     initial_state: Callable
     step: Callable
     drive_exponent: Callable
     ste_fields: tuple[tuple[str, str], ...]
     min_shift: int | None = None  # lowest synaptic shift the hardware can apply (Lava LIF: 0)
+    compiled: Callable | None = None  # params -> step, identical values (numba kernels)
+    tensors: bool = False  # step also runs on torch int64 tensors (modspike.arrays; sim-torch)
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,10 @@ class SynapseKind:
     ``weight_exponents(weight, fmt)`` (one per output row / channel); ``write_nir(synapse, meta)``
     / ``read_nir(node)`` and ``claims``; ``events(x, nonzero_weights, attrs)`` (NeuroBench synops per
     sample and step), ``dense_ops(synapse, in_shape)`` (MACs a dense evaluation costs) and
-    ``fan_in(synapse)``."""
+    ``fan_in(synapse)``; ``tensors``: ``accumulate`` also takes torch int64 tensors (the mantissa
+    converted to the input's device), for ``sim-torch``; ``compiled``: optional, ``compiled(
+    mantissa, attrs) -> accumulate(x)`` bound to one synapse, the simulator's faster exact
+    accumulation (same values as ``accumulate``; ``modspike/compiled.py``)."""
 
     name: str
     out_shape: Callable
@@ -149,6 +160,8 @@ class SynapseKind:
     dense_ops: Callable
     fan_in: Callable
     claims: tuple[type, ...] = ()
+    tensors: bool = False  # accumulate also takes torch int64 tensors (sim-torch)
+    compiled: Callable | None = None  # (mantissa, attrs) -> accumulate(x), identical values
     description: str = ""
 
     def __repr__(self) -> str:

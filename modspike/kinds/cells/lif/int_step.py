@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from modspike.arrays import int64, where
 from modspike.fixedpoint import ACT_SHIFT, VTH_SHIFT, decay, lava_wrap, saturate
 
 from .rule import SpikeRule, int_spikes, reset_int
@@ -37,22 +38,22 @@ def initial_state(batch: int, n: int) -> LIFIntState:
 
 def step(a_in: np.ndarray, state: LIFIntState, p: LIFIntParams) -> tuple[np.ndarray, LIFIntState]:
     """One step of Lava's ``PyLifModelBitAcc`` on a batch: ``(spikes 0/1, state)``; ``a_in`` is
-    the Dense output (already weight-scaled integers).
+    the Dense output (already weight-scaled integers). Numpy arrays or torch int64 tensors.
 
     Under a :class:`~.rule.SpikeRule` (a layer imported with another tool's conventions) the
     same registers step the rule: ``v`` is kept before its reset, the last step's spikes reset it
     before and/or after the decay, and the threshold ``vth << 6`` is compared with ``>``, ``>=``
     or divides ``v`` (spike counts). Lava's own LIF cannot run that; modspike's ``StepLayer``
     runs this function on Lava (hw/lava)."""
-    u = decay(state.u, p.du + 1) + np.left_shift(np.asarray(a_in, dtype=np.int64), ACT_SHIFT)
+    u = decay(state.u, p.du + 1) + (int64(a_in) << ACT_SHIFT)
     u = lava_wrap(u)
     if p.rule is not None and not p.rule.is_default:
         return _rule_step(u, state.v, p)
     v = decay(state.v, p.dv) + u + p.bias
     v = saturate(v)
-    spikes = v > np.left_shift(np.asarray(p.vth, dtype=np.int64), VTH_SHIFT)
-    v = np.where(spikes, 0, v)
-    return spikes.astype(np.int64), LIFIntState(u, v)
+    spikes = v > (int64(p.vth, like=v) << VTH_SHIFT)
+    v = where(spikes, 0, v)
+    return int64(spikes), LIFIntState(u, v)
 
 
 def drive_exponent(fixed) -> np.ndarray:
@@ -62,7 +63,7 @@ def drive_exponent(fixed) -> np.ndarray:
 
 def _rule_step(u: np.ndarray, v: np.ndarray, p: LIFIntParams) -> tuple[np.ndarray, LIFIntState]:
     rule = p.rule
-    thr = np.left_shift(np.asarray(p.vth, dtype=np.int64), VTH_SHIFT)
+    thr = int64(p.vth, like=v) << VTH_SHIFT
     s_prev = int_spikes(v, thr, rule)
     if rule.reset_at != "late":
         v = reset_int(v, s_prev, thr, rule)

@@ -5,10 +5,23 @@ from modspike.kinds.types import CellKind, FixedArith, FloatArith, NirCodec, Out
 from . import float_step, int_step, nir, quantize
 from .memory import MEMORY
 
+
+def compiled(params):
+    """The compiled step (numba, imported on first use): :mod:`.int_kernel`; None for a layer
+    with another tool's spike rule (its numpy step runs)."""
+    if params.rule is not None and not params.rule.is_default:
+        return None
+    from .int_kernel import bind
+
+    return bind(params)
+
+
 FIXED = FixedArith(
     initial_state=int_step.initial_state,
     step=int_step.step,
     drive_exponent=int_step.drive_exponent,
+    compiled=compiled,
+    tensors=True,
     ste_fields=(("v", "v"),),
     min_shift=0,
 )

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from modspike.arrays import int64, where
 from modspike.errors import ConfigError, NIRError
 
 RESETS = ("zero", "subtract")
@@ -156,16 +157,17 @@ def float_step(v, drive, p, rule: SpikeRule):
 
 
 def int_spikes(v: np.ndarray, thr: np.ndarray, rule: SpikeRule) -> np.ndarray:
-    """Spikes (0/1, or a count) of integer membranes ``v`` against integer thresholds ``thr``."""
+    """Spikes (0/1, or a count) of integer membranes ``v`` against integer thresholds ``thr``
+    (numpy arrays or torch int64 tensors, both the same library)."""
     if rule.fire == "gt":
-        return (v > thr).astype(np.int64)
+        return int64(v > thr)
     if rule.fire == "ge":
-        return (v >= thr).astype(np.int64)
-    safe = np.maximum(thr, 1)  # the quantiser refuses a zero threshold for spike counts
-    return np.where(v >= thr, v // safe, 0).astype(np.int64)
+        return int64(v >= thr)
+    safe = where(thr >= 1, thr, 1)  # the quantiser refuses a zero threshold for spike counts
+    return int64(where(v >= thr, v // safe, 0))
 
 
 def reset_int(v: np.ndarray, s: np.ndarray, thr: np.ndarray, rule: SpikeRule) -> np.ndarray:
     if rule.reset == "subtract":
         return v - s * thr
-    return np.where(s > 0, 0, v)
+    return where(s > 0, 0, v)

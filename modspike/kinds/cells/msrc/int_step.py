@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from modspike.arrays import clip
 from modspike.fixedpoint import PWLTable, mul_frac, saturate, shift_round
 
 
@@ -39,7 +40,8 @@ def initial_state(batch: int, n: int) -> MSRCIntState:
 def step(
     a_in: np.ndarray, state: MSRCIntState, p: MSRCIntParams
 ) -> tuple[np.ndarray, MSRCIntState]:
-    """Integer twin of the float step (mSRC, and BSRC when ``p.ru`` is set)."""
+    """Integer twin of the float step (mSRC, and BSRC when ``p.ru`` is set); numpy arrays or
+    torch int64 tensors (:mod:`modspike.arrays`)."""
     F, bits = p.frac_bits, p.state_bits
     i = saturate(mul_frac(p.alpha, state.i, F) + a_in, bits)
     x = i if p.squash is None else p.squash(i)
@@ -52,4 +54,4 @@ def step(
         hu = state.h + mul_frac(p.zu, state.hu - state.h, F)
     h = p.tanh(saturate(pre, bits))
     hs = state.h + mul_frac(zs, state.hs - state.h, F)
-    return np.maximum(h, 0), MSRCIntState(i, h, hs, hu)
+    return clip(h, 0, None), MSRCIntState(i, h, hs, hu)

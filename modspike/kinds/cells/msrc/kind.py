@@ -16,10 +16,20 @@ from ..src.quantize import out_exponent
 from . import float_step, int_step, nir, quantize
 from .memory import BSRC_MEMORY, MSRC_MEMORY
 
+
+def compiled(params):
+    """The compiled step (numba, imported on first use): :mod:`.int_kernel`."""
+    from .int_kernel import bind
+
+    return bind(params)
+
+
 _FIXED = FixedArith(
     initial_state=int_step.initial_state,
     step=int_step.step,
     drive_exponent=drive_exponent,
+    compiled=compiled,
+    tensors=True,
     ste_fields=(("i", "i"), ("h", "h"), ("hs", "hs"), ("hu", "hu")),
 )
 _QUANT = Quantizer(

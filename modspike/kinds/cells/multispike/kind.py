@@ -21,6 +21,7 @@ MULTISPIKE_KIND = CellKind(
         drive_exponent=int_step.drive_exponent,
         ste_fields=(("syn", "u"), ("v", "v")),
         min_shift=0,
+        tensors=True,
     ),
     quant=Quantizer(
         quantize=quantize.quantize,

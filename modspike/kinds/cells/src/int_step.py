@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from modspike.arrays import any_nonzero, clip
 from modspike.fixedpoint import PWLTable, mul_frac, saturate
 
 
@@ -43,6 +44,7 @@ def step(a_in: np.ndarray, state: SRCIntState, p: SRCIntParams) -> tuple[np.ndar
     """Integer twin of the float step: ``(graded output max(h, 0), state)``.
 
     The order follows the float reference: the slow gate and the slow state use ``h[t-1]``.
+    Numpy arrays or torch int64 tensors (:mod:`modspike.arrays`).
     """
     F, bits = p.frac_bits, p.state_bits
     i = saturate(mul_frac(p.alpha, state.i, F) + a_in, bits)
@@ -50,10 +52,10 @@ def step(a_in: np.ndarray, state: SRCIntState, p: SRCIntParams) -> tuple[np.ndar
     zs = p.gate(state.h)
     pre = saturate(x + mul_frac(p.r, state.h, F) + mul_frac(p.rs, state.hs, F) + p.bias, bits)
     h = p.tanh(pre)
-    if np.any(p.z):
+    if any_nonzero(p.z):
         h = h + mul_frac(p.z, state.h - h, F)
     hs = state.h + mul_frac(zs, state.hs - state.h, F)
-    return np.maximum(h, 0), SRCIntState(i, h, hs)
+    return clip(h, 0, None), SRCIntState(i, h, hs)
 
 
 def drive_exponent(fixed) -> np.ndarray:

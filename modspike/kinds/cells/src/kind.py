@@ -21,6 +21,13 @@ def attractor(state):
     return torch.cat([state.h, state.hs], -1)
 
 
+def compiled(params):
+    """The compiled step (numba, imported on first use): :mod:`.int_kernel`."""
+    from .int_kernel import bind
+
+    return bind(params)
+
+
 SRC = CellKind(
     name="src",
     output=Output.GRADED,
@@ -38,6 +45,8 @@ SRC = CellKind(
         initial_state=int_step.initial_state,
         step=int_step.step,
         drive_exponent=int_step.drive_exponent,
+        compiled=compiled,
+        tensors=True,
         ste_fields=(("i", "i"), ("h", "h"), ("hs", "hs")),
     ),
     quant=Quantizer(

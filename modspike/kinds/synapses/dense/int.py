@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from modspike.arrays import is_tensor
 from modspike.fixedpoint import int_matmul
 
 
 def accumulate(x: np.ndarray, mantissa: np.ndarray, attrs) -> np.ndarray:
-    x = np.asarray(x)
+    """Numpy arrays, or torch int64 tensors (``SynapseKind.tensors``)."""
+    x = x if is_tensor(x) else np.asarray(x)
     if x.ndim > 2:
         x = x.reshape(x.shape[0], -1)
     return int_matmul(x, mantissa)

@@ -17,6 +17,13 @@ def out_shape(synapse, in_shape: tuple[int, ...]) -> tuple[int, ...]:
     return (int(n_out),)
 
 
+def compiled(mantissa, attrs):
+    """The simulator's accumulation (exact float32 GEMMs): :mod:`.int_kernel`."""
+    from .int_kernel import bind
+
+    return bind(mantissa, attrs)
+
+
 DENSE = SynapseKind(
     name="dense",
     out_shape=out_shape,
@@ -29,5 +36,7 @@ DENSE = SynapseKind(
     dense_ops=counters.dense_ops,
     fan_in=counters.fan_in,
     claims=nir.CLAIMS,
+    tensors=True,
+    compiled=compiled,
     description="all-to-all projection",
 )

@@ -1,0 +1,126 @@
+"""The FIXED program with the kinds' compiled parts: what the simulator runs.
+
+A cell kind may carry a compiled twin of its integer step (``FixedArith.compiled``: a numba
+kernel in ``modspike/kinds/cells/<kind>/int_kernel.py``, one fused pass per neuron instead of
+dozens of array passes), and a synapse kind a faster exact accumulation (``SynapseKind.compiled``:
+for dense synapses, float32 GEMMs exact by construction). :func:`accelerate` swaps them into a
+FIXED program; everything else (the shifts and bias of the drive, the modulation, the readout,
+the one time loop of :func:`modspike.step.run`) is the program's own. The numpy program stays the
+readable reference: ``tests/test_compiled.py`` runs every registered kind that has a compiled
+part against it (random recurrent networks, saturation, modulation) and checks that a kind
+without one falls back to it. Without numba installed the cells run their numpy steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import ConfigError
+from .network import Layer, Network
+from .step import CompiledLayer, Precision, Program, fixed_shifts
+
+
+@lru_cache(maxsize=1)
+def numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def compiled_step(layer: CompiledLayer):
+    """The compiled step of a FIXED layer's kind bound to its parameters, or None (no compiled
+    step for the kind, or no numba)."""
+    arith = layer.kind.fixed
+    if arith is None or arith.compiled is None or not numba_available():
+        return None
+    return arith.compiled(layer.params)
+
+
+def _accumulation(synapse) -> tuple[Callable, bool]:
+    """``(accumulate(x), compiled?)`` of a quantised synapse."""
+    kind, mant, attrs = synapse.kind, synapse.fixed.mantissa, synapse.attrs
+    if kind.compiled is not None:
+        return kind.compiled(mant, attrs), True
+    return (lambda x: kind.accumulate(x, mant, attrs)), False
+
+
+def compiled_drive(layer: Layer, L: CompiledLayer) -> Callable | None:
+    """The drive of ``L`` (the FIXED form of ``layer``) with its synapses' compiled
+    accumulations and, with numba, ``from_accumulators`` fused into one pass
+    (:func:`modspike.kernels.drive`: the same shifts, bias and recurrent sum as
+    :func:`modspike.step.fixed_layer`); None when there is nothing to gain."""
+    synapses = [layer.synapse] + ([] if layer.recurrent is None else [layer.recurrent])
+    if any(getattr(syn, "pre", ()) for syn in synapses):
+        return None  # stages before the synapse (pooling): the program's own drive
+    ff, fast = _accumulation(layer.synapse)
+    rec, rec_fast = (None, False) if layer.recurrent is None else _accumulation(layer.recurrent)
+    if not numba_available():
+        if not (fast or rec_fast):
+            return None
+        combine = L.from_accumulators
+
+        def drive(x, prev):
+            return combine(ff(x), None if rec is None or prev is None else rec(prev))
+
+        return drive
+
+    from .kernels import drive as fused
+    from .kernels import per_neuron
+
+    shift, rec_shift = fixed_shifts(layer)
+    for constant in (shift, rec_shift):  # read-only: their (batch, n) views are made once
+        if constant is not None:
+            constant.setflags(write=False)
+    bias = layer.cell.fixed.input_bias
+    has_bias = bool(np.any(bias))
+
+    combine = L.from_accumulators
+
+    def drive(x, prev):
+        acc = np.asarray(ff(x), dtype=np.int64)
+        shape = acc.shape
+        has_rec = rec is not None and prev is not None
+        racc = np.asarray(rec(prev), dtype=np.int64) if has_rec else acc
+        rsh = rec_shift if has_rec else shift
+        if acc.ndim != 2 or any(c.shape != shape[1:] for c in (shift, rsh, bias)):
+            return combine(acc, racc if has_rec else None)  # not one value per neuron: numpy
+        return fused(
+            acc,
+            per_neuron(shift, shape),
+            per_neuron(bias, shape),
+            racc,
+            per_neuron(rsh, shape),
+            has_bias,
+            has_rec,
+        )
+
+    return drive
+
+
+def accelerate(prog: Program, net: Network) -> Program:
+    """``prog``, the FIXED program of ``net``, with the compiled steps and accumulations of the
+    kinds that have them."""
+    if prog.precision is not Precision.FIXED or len(prog.layers) != len(net.layers):
+        raise ConfigError("accelerate() takes a network's FIXED program and the network")
+    layers = []
+    for layer, L in zip(net.layers, prog.layers):
+        changes: dict = {}
+        step = compiled_step(L)
+        if step is not None:
+            changes["step"] = step
+        drive = compiled_drive(layer, L)
+        if drive is not None:
+            changes["drive"] = drive
+        layers.append(replace(L, **changes) if changes else L)
+    return replace(prog, layers=tuple(layers))
+
+
+def compiled_layers(prog: Program) -> list[str]:
+    """Names of the layers of ``prog`` that run a compiled step (for run configs and reports)."""
+    return [L.name for L in prog.layers if L.step is not getattr(L.kind.fixed, "step", None)]
