@@ -48,6 +48,7 @@ class TrainConfig:
     limit: int | None = None  # use only the first N training samples (quick checks)
     qat: bool = False  # quantisation-aware training on the export grid (train/qat.py)
     warmup_steps: int = 0  # cells.md 6: VAA* warm-up before training (BRC, nBRC, SRC family)
+    arch: str | None = None  # conv / dense layer string (train/arch.py); None: --hidden/--layers
 
     def validate(self) -> None:
         """Every field's type and range (``modspike.validate``), before any data is loaded."""
@@ -81,6 +82,12 @@ class TrainConfig:
                 f"--warmup-steps applies to the recurrent cells ({', '.join(warmable)}), "
                 f"not to {self.cell}"
             )
+        if self.arch is not None:
+            from .arch import parse
+
+            parse(self.arch)  # the syntax now; the shapes once the data set is known
+            if is_ann(self.cell):
+                raise ConfigError("--arch builds spiking networks; the ANN baseline is dense")
         if self.limit is not None and self.limit < 1:
             raise ConfigError("--limit must be at least 1")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -98,8 +105,17 @@ class TrainConfig:
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-3 if is_ann(self.cell) else 5e-3)
 
-    def model_config(self, n_in: int, n_out: int) -> ModelConfig:
+    def model_config(
+        self, n_in: int, n_out: int, image_shape: tuple[int, ...] | None = None
+    ) -> ModelConfig:
+        """The model of this run; ``image_shape``: the data's (H, W), a 1-channel image for
+        ``--arch``."""
+        arch = {}
+        if self.arch:
+            shape = [1, *image_shape] if image_shape and len(image_shape) == 2 else [n_in]
+            arch = {"arch": self.arch, "in_shape": [int(v) for v in shape]}
         return ModelConfig(
+            **arch,
             cell=self.cell,
             n_in=n_in,
             hidden=self.hidden,
@@ -171,7 +187,7 @@ def train(
     cfg.validate()
     data = load_dataset(cfg.data, cfg.data_dir, cfg.split_seed)
     torch.manual_seed(cfg.seed)
-    model_cfg = cfg.model_config(data.n_features, data.n_classes)
+    model_cfg = cfg.model_config(data.n_features, data.n_classes, data.image_shape)
     model = build_model(model_cfg).to(cfg.device)
     if cfg.qat:
         from .qat import QuantizedNet, qat_report

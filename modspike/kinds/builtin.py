@@ -9,6 +9,13 @@ from .cells.lif.kind import LIF
 from .cells.msrc.kind import BSRC, MSRC
 from .cells.src.kind import SRC
 from .cells.threshold.kind import THRESHOLD
+from .synapses.avgpool2d.kind import AVGPOOL2D
+from .synapses.conv1d.kind import CONV1D
+from .synapses.conv2d.kind import CONV2D
 from .synapses.dense.kind import DENSE
+from .synapses.sumpool2d.kind import SUMPOOL2D
 
-BUILTIN = (SRC, MSRC, BSRC, LIF, CUBALIF, BRC, NBRC, LI, I_KIND, IF_KIND, THRESHOLD, DENSE)
+BUILTIN = (
+    *(SRC, MSRC, BSRC, LIF, CUBALIF, BRC, NBRC, LI, I_KIND, IF_KIND, THRESHOLD),
+    *(DENSE, CONV2D, CONV1D, SUMPOOL2D, AVGPOOL2D),
+)

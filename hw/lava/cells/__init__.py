@@ -1,5 +1,6 @@
 """Cell kinds that Lava runs with a neuron of its own, by kind name: ``(fixed, floating)``
-builders, each ``(layer, period, offset) -> (process, Dense weights, Dense weight_exp)``. Every
+builders, each ``(layer, period, offset) -> (process, Delivery)`` (what its synapse process
+must deliver, :mod:`modspike.hw.lava.synapses`). Every
 other kind with a step runs in modspike's generic ``StepLayer`` (hw/lava/procs)."""
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def _plain_dynamics(cell) -> None:
 def quantize(cell, synapse, recurrent, synapse_bias, fmt, sfmt=None) -> FixedCell:
     _plain_dynamics(cell)
     n = cell.n
-    e_in = synapse.exponent + synapse.input_exponent
+    e_in = synapse.neuron_exponent(n) + synapse.input_exponent  # per channel -> per neuron
     e_v = e_in if recurrent is None else np.minimum(e_in, recurrent.exponent)
     thr = per_neuron(cell.params.threshold, n, "threshold")
     if np.any(thr < 0):
