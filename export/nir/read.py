@@ -127,7 +127,7 @@ def _synapse(node, name: str, in_shape: tuple[int, ...]) -> Synapse:
     try:
         kind.out_shape(synapse, in_shape)
     except ModspikeError as exc:
-        if kind.fan_in(synapse) == int(np.asarray(weight).shape[-1]) and np.ndim(weight) == 2:
+        if np.ndim(weight) == 2:  # a matrix with the wrong number of columns
             raise NIRError(
                 f"{name}: weight expects {kind.fan_in(synapse)} inputs but receives"
                 f" {int(np.prod(in_shape))} (mismatched shapes)"

@@ -165,12 +165,21 @@ def fan_in(synapse) -> int:
     return geometry_of(synapse.weight, synapse.attrs).fan_in
 
 
-def out_shape(synapse, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+def out_shape_of(dims: int):
+    """The ``out_shape`` of a ``dims``-d conv-like kind (its weight must have ``dims + 2`` axes)."""
+
+    def out_shape(synapse, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return _out_shape(synapse, in_shape, dims)
+
+    return out_shape
+
+
+def _out_shape(synapse, in_shape: tuple[int, ...], dims: int) -> tuple[int, ...]:
     """The output shape ``(C_out, *out_spatial)``; a :class:`ConfigError` for bad geometry or an
     input that is not the shape the stage was built for."""
     from modspike.errors import ConfigError
 
-    g = geometry_of(synapse.weight, synapse.attrs)
+    g = geometry(tuple(int(s) for s in synapse.weight.shape), synapse.attrs, dims)
     if int(np.prod(in_shape)) != int(np.prod(g.in_shape)) or (
         len(in_shape) > 1 and tuple(in_shape) != g.in_shape
     ):

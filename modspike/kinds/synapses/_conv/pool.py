@@ -66,3 +66,21 @@ def read(node, name: str, in_shape, average: bool):
     except Exception as exc:  # ConfigError, or numpy's own on odd values
         raise NIRError(f"{name}: {exc}") from None
     return weight, None, attrs
+
+
+def apply_float(x, weight, bias, attrs):
+    """Pooling in torch: ``avg_pool2d`` summing (``divisor_override=1``) times the kernel value
+    (1, or ``1 / (kH kW)``); torch's depthwise ``conv2d`` computes the same, many times slower."""
+    import torch.nn.functional as F
+
+    g = geometry_of(weight, attrs)
+    y = F.avg_pool2d(
+        x.reshape(x.shape[0], *g.in_shape),
+        g.kernel,
+        stride=g.stride,
+        padding=g.padding,
+        count_include_pad=True,
+        divisor_override=1,
+    )
+    value = weight.reshape(-1)[0]
+    return (y * value).flatten(1)

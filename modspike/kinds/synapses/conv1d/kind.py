@@ -3,14 +3,14 @@ neuron per (channel, position)."""
 
 from modspike.kinds.types import SynapseKind
 
-from .._conv.ops import out_shape
+from .._conv.ops import out_shape_of
 from . import counters, nir, quantize
 from . import float as float_ops
 from . import int as int_ops
 
 CONV1D = SynapseKind(
     name="conv1d",
-    out_shape=out_shape,
+    out_shape=out_shape_of(1),
     apply_float=float_ops.apply,
     accumulate=int_ops.accumulate,
     weight_exponents=quantize.weight_exponents,

@@ -3,14 +3,14 @@ neuron per (channel, row, column)."""
 
 from modspike.kinds.types import SynapseKind
 
-from .._conv.ops import out_shape
+from .._conv.ops import out_shape_of
 from . import counters, nir, quantize
 from . import float as float_ops
 from . import int as int_ops
 
 CONV2D = SynapseKind(
     name="conv2d",
-    out_shape=out_shape,
+    out_shape=out_shape_of(2),
     apply_float=float_ops.apply,
     accumulate=int_ops.accumulate,
     weight_exponents=quantize.weight_exponents,

@@ -1,3 +1,3 @@
-"""Sum pooling in float: a depthwise ``conv2d`` with the fixed kernel (one fused call)."""
+"""Sum pooling in float: ``avg_pool2d`` summing, times the fixed kernel value."""
 
-from .._conv.ops import apply_float as apply  # noqa: F401
+from .._conv.pool import apply_float as apply  # noqa: F401
