@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conv_nets import conv_model, digit_spikes
 from conftest import run_fixed, run_float
+from conv_nets import conv_model, digit_spikes
 from nir.ir.utils import calculate_conv_output
 
 from modspike import registry
