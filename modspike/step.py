@@ -323,9 +323,9 @@ def float_logits_numpy(net: Network, total: np.ndarray, steps: int) -> np.ndarra
     reps = 1 if net.readout.integration is Integration.SUM_OVER_TIME else steps
     x = np.asarray(total, dtype=np.float64)
     for stage in syn.pre:  # linear stages commute with the time sum
-        x = stage.kind.apply_float(
-            _torch().as_tensor(x), _torch().as_tensor(stage.weight), None, stage.attrs
-        ).numpy()
+        torch = _torch()
+        w = torch.tensor(np.asarray(stage.weight), dtype=torch.float64)
+        x = stage.kind.apply_float(torch.tensor(x), w, None, stage.attrs).numpy()
     return x @ np.asarray(syn.weight).T + reps * bias
 
 

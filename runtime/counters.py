@@ -81,8 +81,8 @@ def _apply(stage, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     with torch.no_grad():
         y = stage.kind.apply_float(
-            torch.as_tensor(x, dtype=torch.float64),
-            torch.as_tensor(w, dtype=torch.float64),
+            torch.tensor(x, dtype=torch.float64),
+            torch.tensor(w, dtype=torch.float64),
             None,
             stage.attrs,
         )
