@@ -12,7 +12,7 @@ def conv_model(cell: str, arch: str, seed: int = 0, scale: float = 3.0, image=(8
     from modspike.train.trainer import TrainConfig
 
     torch.manual_seed(seed)
-    cfg = TrainConfig(cell=cell, arch=arch).model_config(int(np.prod(image)), 10, image)
+    cfg = TrainConfig(cell=cell, arch=arch).model_config(int(np.prod(image)), 10, (1, *image))
     model = build_model(cfg)
     with torch.no_grad():
         for layer in model.layers:

@@ -291,9 +291,7 @@ def test_loihi2_mapping_of_a_small_and_a_large_conv_net():
     small = place(quantize(to_network(conv_model("lif", "c8k3-p2-c16k3-p2-d64"))))
     assert small["cores"] == 3 and small["feasible"] and small["binding_limit"] == "layer"
     assert [x["cores"] for x in small["layers"]] == [1, 1, 1]
-    large = place(
-        quantize(to_network(conv_model("lif", "c32k5-p2-c64k3-p2-d512", image=(28, 28))))
-    )
+    large = place(quantize(to_network(conv_model("lif", "c32k5-p2-c64k3-p2-d512", image=(28, 28)))))
     dense = large["layers"][-1]
     assert not large["feasible"] and dense["binding_limit"] == "input_axons"
     assert dense["fan_in"] == 12544 and "exceeds 4096 input axons" in dense["note"]

@@ -47,7 +47,7 @@ class ModelConfig:
     learn_hs0: bool = True
     cell_options: dict = field(default_factory=dict)  # constants overriding the defaults
     arch: str | None = None  # a conv / dense layer string (train/arch.py); None: hidden x layers
-    in_shape: list | None = None  # the input image (C, H, W) that ``arch`` starts from
+    in_shape: list | None = None  # one step's input, e.g. a (C, H, W) image; None: (n_in,)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -190,12 +190,8 @@ class TorchNetwork(nn.Module):
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        """One sample's shape: ``(C, H, W)`` for a convolutional ``arch``, else ``(n_in,)``."""
-        return (
-            tuple(self.config.in_shape or (self.config.n_in,))
-            if self.config.arch
-            else (self.config.n_in,)
-        )
+        """One step's input shape: ``config.in_shape`` (``(C, H, W)`` images), else ``(n_in,)``."""
+        return tuple(self.config.in_shape or (self.config.n_in,))
 
     def program(self, device=None) -> Program:
         """The FLOAT program on the current parameters (with their gradients)."""

@@ -106,16 +106,14 @@ class TrainConfig:
         return self.lr if self.lr is not None else (1e-3 if is_ann(self.cell) else 5e-3)
 
     def model_config(
-        self, n_in: int, n_out: int, image_shape: tuple[int, ...] | None = None
+        self, n_in: int, n_out: int, in_shape: tuple[int, ...] | None = None
     ) -> ModelConfig:
-        """The model of this run; ``image_shape``: the data's (H, W), a 1-channel image for
-        ``--arch``."""
-        arch = {}
-        if self.arch:
-            shape = [1, *image_shape] if image_shape and len(image_shape) == 2 else [n_in]
-            arch = {"arch": self.arch, "in_shape": [int(v) for v in shape]}
+        """The model of this run; ``in_shape``: one step's input shape when it is not flat
+        (``(1, H, W)`` images for ``--arch``)."""
+        shape = None if in_shape is None else [int(v) for v in in_shape]
         return ModelConfig(
-            **arch,
+            arch=self.arch,
+            in_shape=shape,
             cell=self.cell,
             n_in=n_in,
             hidden=self.hidden,
@@ -187,7 +185,9 @@ def train(
     cfg.validate()
     data = load_dataset(cfg.data, cfg.data_dir, cfg.split_seed)
     torch.manual_seed(cfg.seed)
-    model_cfg = cfg.model_config(data.n_features, data.n_classes, data.image_shape)
+    # --arch reads images as 1 x H x W (the encoders work elementwise on the flat pixels)
+    image = (1, *data.image_shape) if cfg.arch and len(data.image_shape) == 2 else None
+    model_cfg = cfg.model_config(data.n_features, data.n_classes, image)
     model = build_model(model_cfg).to(cfg.device)
     if cfg.qat:
         from .qat import QuantizedNet, qat_report
