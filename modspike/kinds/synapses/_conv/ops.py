@@ -11,8 +11,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from modspike.fixedpoint import int_matmul
-
 from .geometry import Geometry, geometry
 
 MAX_COLUMNS = 1 << 24  # im2col values per chunk (128 MiB of float64): larger batches go in pieces
@@ -92,22 +90,67 @@ def _chunks(batch: int, g: Geometry):
     return [(lo, min(lo + step, batch)) for lo in range(0, batch, step)]
 
 
+def _gemm_dtype(x: np.ndarray, w: np.ndarray, fan_in: int):
+    """The cheapest exact GEMM type for integer ``x`` and ``w``: float32 while every partial sum
+    provably stays below 2**24, float64 below 2**53 (as ``int_matmul``), int64 beyond. Any
+    summation order is exact then: every partial sum is an integer the type holds."""
+    bound = float(np.abs(x).max(initial=0)) * float(np.abs(w).max(initial=0)) * max(fan_in, 1)
+    if bound < 2.0**24:
+        return np.float32
+    return np.float64 if bound < 2.0**53 else np.int64
+
+
+def _depthwise(x: np.ndarray, weight: np.ndarray, g: Geometry, exact: bool) -> np.ndarray:
+    """A convolution with one input channel per group (pooling, depthwise): a sum over the
+    kernel taps of shifted input slices (exact in int64), no im2col."""
+    g2 = _as_2d(g)
+    b = x.shape[0]
+    c, h, w = g2.in_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g2.kernel, g2.stride, g2.padding, g2.dilation
+    ho, wo = g2.out_spatial
+    dtype = np.int64 if exact else np.float64
+    if ph == pw == 0:
+        xp = x.astype(dtype, copy=False).reshape(b, c, h, w)
+    else:
+        xp = np.zeros((b, c, h + 2 * ph, w + 2 * pw), dtype=dtype)
+        xp[:, :, ph : ph + h, pw : pw + w] = x.reshape(b, c, h, w)
+    per = g.c_out // g.groups
+    if per > 1:  # a channel multiplier: each input channel feeds ``per`` outputs
+        xp = np.repeat(xp, per, axis=1)
+    wk = np.asarray(weight, dtype=dtype).reshape(g.c_out, kh, kw)
+    out = np.zeros((b, g.c_out, ho, wo), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[
+                :,
+                :,
+                i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+            ]
+            tap = wk[:, i, j]
+            if np.all(tap == 1):
+                out += patch
+            elif np.any(tap):
+                out += tap[None, :, None, None] * patch
+    return out.reshape(b, -1)
+
+
 def _conv_numpy(x: np.ndarray, weight: np.ndarray, g: Geometry, exact: bool) -> np.ndarray:
-    """``conv(x, weight)`` flattened; ``exact``: int64 in and out (``int_matmul`` per group)."""
+    """``conv(x, weight)`` flattened; ``exact``: int64 in and out (an exact GEMM per group)."""
     x = np.asarray(x)
     b = x.shape[0]
+    if g.c_in == g.groups == g.c_out:  # pooling, depthwise
+        return _depthwise(x, weight, g, exact)
     p = int(np.prod(g.out_spatial))
     per_group = g.c_out // g.groups
     w = np.asarray(weight).reshape(g.groups, per_group, -1)
+    dtype = _gemm_dtype(x, w, w.shape[-1]) if exact else np.float64
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     out = np.zeros((b, g.c_out, p), dtype=np.int64 if exact else np.float64)
     for lo, hi in _chunks(b, g):
         cols = im2col(x[lo:hi], g)  # (b', groups, P, K)
         for k in range(g.groups):
-            flat = cols[:, k].reshape(-1, cols.shape[-1])
-            if exact:
-                y = int_matmul(flat, w[k])
-            else:
-                y = flat.astype(np.float64) @ w[k].T.astype(np.float64)
+            y = cols[:, k].reshape(-1, cols.shape[-1]) @ w[k].T
             out[lo:hi, k * per_group : (k + 1) * per_group] = y.reshape(hi - lo, p, -1).transpose(
                 0, 2, 1
             )
@@ -121,7 +164,9 @@ def accumulate(x: np.ndarray, mantissa: np.ndarray, attrs: Mapping) -> np.ndarra
     if x.ndim > 2:
         x = x.reshape(x.shape[0], -1)
     g = geometry_of(mantissa, attrs)
-    return _conv_numpy(x.astype(np.int64), np.asarray(mantissa, dtype=np.int64), g, exact=True)
+    return _conv_numpy(
+        x.astype(np.int64, copy=False), np.asarray(mantissa, dtype=np.int64), g, exact=True
+    )
 
 
 def conv_float64(x: np.ndarray, weight: np.ndarray, attrs: Mapping) -> np.ndarray:
