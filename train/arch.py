@@ -127,9 +127,7 @@ def _pool(item: Item, shape: tuple[int, ...]) -> Synapse:
     from modspike.kinds.synapses._conv.pool import pool_synapse_parts
 
     if len(shape) != 3:
-        raise ConfigError(
-            f"--arch item {item.text!r}: pooling needs an image (C, H, W), gets {shape}"
-        )
+        raise ConfigError("pooling needs an image (C, H, W)")
     kind = registry.synapse("avgpool2d" if item.op == "a" else "sumpool2d")
     weight, attrs = pool_synapse_parts(shape, item.kernel, item.stride, 0, item.op == "a")
     return Synapse(kind, weight, None, attrs)
@@ -140,8 +138,8 @@ def _conv(item: Item, shape: tuple[int, ...]) -> tuple[Synapse, dict]:
 
     if len(shape) != 3:
         raise ConfigError(
-            f"--arch item {item.text!r}: a convolution needs an image (C, H, W), gets {shape}"
-            " (a dense layer flattens: put convolutions first)"
+            "a convolution needs an image (C, H, W) (a dense layer flattens: put convolutions"
+            " first)"
         )
     k = item.kernel
     pad = k // 2 if item.padding is None else item.padding
@@ -177,14 +175,3 @@ def layout(
 
 def _before(pending: list[Synapse], shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(pending[0].attrs["in_shape"]) if pending else shape
-
-
-def describe(plans: list[LayerPlan], readout_in: tuple[int, ...], n_out: int) -> str:
-    """A one-line summary (``--help`` examples and logs)."""
-    parts = []
-    for p in plans:
-        parts += [
-            f"{s.kind.name}->{'x'.join(map(str, s.out_shape(s.attrs['in_shape'])))}" for s in p.pre
-        ]
-        parts.append(f"{p.kind.name}->{'x'.join(map(str, p.out_shape))}")
-    return " | ".join(parts) + f" | readout {int(np.prod(readout_in))}->{n_out}"
