@@ -23,7 +23,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         help=HELP,
         description="Train a network and write RUN_DIR/{config.json, model.safetensors, metrics.json}."
         " Data-parallel over N processes: torchrun --standalone --nproc_per_node N -m modspike"
-        " train ... (gloo on the CPU, nccl with --device cuda; --batch-size is the global batch).",
+        " train ... (gloo on the CPU, nccl with --device cuda; --batch-size is the global batch)."
+        " Dense networks by default (--hidden, --layers); convolutional SNNs with --arch, e.g."
+        " `modspike train --cell lif --arch c8k3-p2-c16k3-p2-d64 --out runs/conv` on 1x8x8 digits.",
     )
     p.add_argument(
         "--cell",
@@ -97,6 +99,16 @@ def add(sub: argparse._SubParsersAction) -> None:
         type=v.int_option(1, v.MAX_LAYERS),
         default=1,
         help="number of hidden layers (default: 1)",
+    )
+    p.add_argument(
+        "--arch",
+        metavar="LAYERS",
+        help="a convolutional network instead of --hidden/--layers, on the data as 1xHxW images:"
+        " items joined by '-', read from the input: c<C>k<K>[s<S>][p<P>][d<D>][g<G>] = conv2d to"
+        " C channels, KxK kernel, stride S (1), padding P (K//2), dilation D (1), groups G (1),"
+        " then a layer of --cell; p<K>[s<S>] = KxK sum pooling (stride K), a<K>[s<S>] = average"
+        " pooling (no cell after pooling); d<N> = dense layer of N --cell neurons (flattens)."
+        " The readout follows the last item. Example: c8k3-p2-c16k3-p2-d64",
     )
     p.add_argument(
         "--recurrent", action="store_true", help="add recurrent synapses to each hidden layer"

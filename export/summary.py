@@ -1,5 +1,7 @@
 """``modspike inspect``: what an artifact holds, what it costs in memory (the one memory model,
-:mod:`modspike.memory`), and whether it fits one Loihi 2 neurocore (and if not, why)."""
+:mod:`modspike.memory`), whether it fits one Loihi 2 neurocore (and if not, why), and how many
+neurocores it needs when each layer is partitioned under the published limits
+(:mod:`.loihi2`: which limit binds)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import numpy as np
 from modspike.artifact import Artifact
 from modspike.memory import layer_footprint, readout_footprint, synapse_count
 from modspike.network import Integration, Network
+
+from .loihi2 import place
 
 # Public figures (docs/fixed-point.md, "Loihi 2 core budget"): 1M neurons / 128 neurocores per chip,
 # 128 KB of local SRAM per core shared by synapses, neuron state and parameters; 8-bit weight
@@ -44,6 +48,10 @@ def summarize(artifact: Artifact, net: Network) -> dict:
             {
                 "name": layer.name,
                 "kind": layer.cell.kind.name,
+                "synapse": "+".join(
+                    [s.kind.name for s in layer.synapse.pre] + [layer.synapse.kind.name]
+                ),
+                "shape": list(layer.out_shape),
                 "neurons": layer.n,
                 "inputs": layer.n_in,
                 "recurrent": layer.recurrent is not None,
@@ -114,8 +122,31 @@ def summarize(artifact: Artifact, net: Network) -> dict:
                 "weight_bits": LOIHI2_WEIGHT_BITS,
             },
         },
+        "loihi2_mapping": place(net),
         "warnings": m.get("warnings", []),
     }
+
+
+def _mapping_lines(mapping: dict | None) -> list[str]:
+    if not mapping:
+        return []
+    lim = mapping["limits"]
+    fit = "" if mapping["feasible"] else " (NOT mappable as is: see the layers)"
+    lines = [
+        f"Loihi 2    estimate: {mapping['cores']} neurocore(s) on {mapping['chips']} chip(s){fit};"
+        f" most cores: {mapping['binding_layer']}, bound by {mapping['binding_limit']}",
+        f"           limits per core: {lim['neurons']} neurons, {lim['memory_bytes'] // 1024} KiB,"
+        f" {lim['input_axons']} input / {lim['output_axons']} output axons",
+    ]
+    for x in mapping["layers"]:
+        c = x["fullest_core"]
+        lines.append(
+            f"           {x['name']:<14}{x['kind']:<6}{x['neurons']:>7} neurons {x['cores']:>5}"
+            f" core(s), binds: {x['binding_limit']:<13} fullest core: {c['neurons']} neurons,"
+            f" {c['memory_bytes'] / 1024:.1f} KiB, {c['input_axons']} in / {c['output_axons']}"
+            " out axons" + (f"; {x['note']}" if x["note"] else "")
+        )
+    return lines
 
 
 def _pct(x) -> str:
@@ -191,6 +222,7 @@ def format_summary(s: dict) -> str:
         lines.append(f"Loihi 2    does NOT fit one neurocore {limits}:")
         lines += [f"           - {reason}" for reason in core["reasons"]]
     lines += [f"           note: {note}" for note in core["notes"]]
+    lines += _mapping_lines(s.get("loihi2_mapping"))
     b = s.get("baseline")
     if b:
         lines.append(

@@ -50,8 +50,15 @@ def widths(net: Network) -> tuple[int, int]:
 
 
 def synapse_count(layer: Layer) -> int:
+    """Stored weights: a convolution's kernel once (shared over positions), a pooling stage's
+    fixed kernel, the recurrent matrix."""
     rec = 0 if layer.recurrent is None else int(np.asarray(layer.recurrent.weight).size)
-    return int(np.asarray(layer.synapse.weight).size) + rec
+    return stored_weights(layer.synapse) + rec
+
+
+def stored_weights(synapse) -> int:
+    """Weights a (composite) synapse stores: its own and those of its ``pre`` stages."""
+    return int(np.asarray(synapse.weight).size) + sum(stored_weights(s) for s in synapse.pre)
 
 
 def layer_footprint(layer: Layer, net: Network) -> Footprint:
@@ -72,10 +79,9 @@ def readout_footprint(net: Network) -> Footprint | None:
     if net.readout is None:
         return None
     weight_bits, state_bits = widths(net)
-    w = np.asarray(net.readout.synapse.weight)
     return Footprint(
         neurons=net.readout.n_out,
-        synapses=int(w.size),
+        synapses=stored_weights(net.readout.synapse),
         weight_bits=weight_bits,
         state_bits=state_bits,
         state_words=1,

@@ -81,24 +81,55 @@ class FixedWeights:
             (-1,) + (1,) * (self.mantissa.ndim - 1)
         )
 
+    def neuron_exponent(self, n: int) -> np.ndarray:
+        """The exponent of each of ``n`` output neurons: one per row of a dense synapse, each
+        channel's repeated over its positions for a convolution (outputs are channel-major)."""
+        rows = self.exponent.shape[0]
+        if n == rows:
+            return self.exponent
+        if rows == 0 or n % rows:
+            raise ConfigError(f"{rows} weight exponents cannot cover {n} output neurons")
+        return np.repeat(self.exponent, n // rows)
+
 
 @dataclass(frozen=True, eq=False)
 class Synapse:
     """A projection of a synapse kind (``modspike.registry``): float weights, an optional bias,
     kind-specific attributes (convolution geometry, ...), and the fixed-point weights once
-    quantised. For a dense synapse ``weight`` is ``(n_out, n_in)``."""
+    quantised. For a dense synapse ``weight`` is ``(n_out, n_in)``, for a convolution
+    ``(C_out, C_in / groups, *kernel)``.
+
+    ``pre``: stages applied in order to the input before this synapse, each a weight-only
+    :class:`Synapse` without a cell after it (pooling between a neuron layer and the next
+    synapse, as NIR graphs place it: ``LIF -> SumPool2d -> Flatten -> Linear``). Together they
+    are one composite synapse (docs/architecture.md, "Composite synapses")."""
 
     kind: Any  # SynapseKind
     weight: np.ndarray
     bias: np.ndarray | None = None
     attrs: Mapping[str, Any] = field(default_factory=dict)
     fixed: FixedWeights | None = None
+    pre: tuple[Synapse, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "weight", frozen_array(self.weight))
         if self.bias is not None:
             object.__setattr__(self, "bias", frozen_array(self.bias))
         object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))
+        object.__setattr__(self, "pre", tuple(self.pre))
+        if any(stage.pre for stage in self.pre):
+            raise ConfigError("a synapse stage cannot have stages of its own")
+
+    def stage_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape that reaches the weights of this synapse (after the ``pre`` stages)."""
+        shape = tuple(in_shape)
+        for stage in self.pre:
+            shape = tuple(stage.kind.out_shape(stage, shape))
+        return shape
+
+    def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape of the composite synapse on input ``in_shape``."""
+        return tuple(self.kind.out_shape(self, self.stage_shape(in_shape)))
 
     @property
     def n_out(self) -> int:

@@ -83,6 +83,50 @@ def fold_gain(layer: Layer, quant) -> Layer:
     )
 
 
+def quantize_stages(
+    synapse: Synapse, fmt: WeightFormat, input_exponent: int
+) -> tuple[tuple[Synapse, ...], int]:
+    """The ``pre`` stages of a synapse on the grid, and the unit of what reaches its weights.
+
+    Each stage (pooling: a fixed kernel of ``2**e``) is exact with mantissa 1 and one exponent,
+    which becomes part of the next stage's input unit: the integer sums flow on unscaled."""
+    stages, unit = [], int(input_exponent)
+    for k, stage in enumerate(synapse.pre):
+        if stage.bias is not None:
+            raise QuantizationError("a synapse stage with a bias has no fixed-point form")
+        fixed = quantize_synapse(stage, fmt, unit, f"synapse stage {k}")
+        if (
+            not np.array_equal(fixed.dequantize(), stage.weight)
+            or np.unique(fixed.exponent).size > 1
+        ):
+            raise QuantizationError(
+                f"synapse stage {k} ({stage.kind.name}) is not exact on the grid: only fixed"
+                " power-of-two kernels (pooling) can sit between a neuron layer and a synapse"
+            )
+        stages.append(replace(stage, fixed=fixed))
+        unit += int(fixed.exponent[0]) if fixed.exponent.size else 0
+    return tuple(stages), unit
+
+
+def per_neuron_bias(bias: np.ndarray | None, n: int) -> np.ndarray | None:
+    """A convolution's bias (one per channel) repeated over each channel's neurons."""
+    if bias is None or bias.shape[0] == n:
+        return bias
+    if n % bias.shape[0]:
+        raise QuantizationError(f"{bias.shape[0]} bias values cannot cover {n} neurons")
+    return np.repeat(bias, n // bias.shape[0])
+
+
+def per_channel(values: np.ndarray, channels: int, what: str) -> np.ndarray:
+    """The inverse of :func:`per_neuron_bias`: one value per channel (all neurons agree)."""
+    if values.shape[0] == channels:
+        return values
+    grid = values.reshape(channels, -1)
+    if np.any(grid != grid[:, :1]):
+        raise QuantizationError(f"{what} differs between the neurons of one channel")
+    return grid[:, 0].copy()
+
+
 def quantize(
     net: Network,
     fmt: WeightFormat | None = None,
@@ -99,17 +143,20 @@ def quantize(
         arith = require(kind, "fixed", f"cannot quantise layer {layer.name}")
         quant = require(kind, "quant", f"cannot quantise layer {layer.name}")
         layer = fold_gain(merge_recurrent_bias(layer), quant)
-        syn = quantize_synapse(layer.synapse, fmt, in_exp, "synapse weights")
+        pre, unit = quantize_stages(layer.synapse, fmt, in_exp)
+        syn = quantize_synapse(layer.synapse, fmt, unit, "synapse weights")
         out_exp = quant.out_exponent(sfmt)
         rec = None
         if layer.recurrent is not None:
             rec = quantize_synapse(layer.recurrent, fmt, out_exp, "recurrent weights")
-        fixed = quant.quantize(layer.cell, syn, rec, layer.synapse.bias, fmt, sfmt)
+        syn_bias = per_neuron_bias(layer.synapse.bias, layer.n * kind.in_multiplicity)
+        fixed = quant.quantize(layer.cell, syn, rec, syn_bias, fmt, sfmt)
         if fixed.out_exp != out_exp:
             raise QuantizationError(f"{kind.name}: the quantiser's output unit is inconsistent")
         bias = None
         if layer.synapse.bias is not None:
             bias = fixed.input_bias * np.exp2(arith.drive_exponent(fixed).astype(np.float64))
+            bias = per_channel(bias, layer.synapse.bias.shape[0], f"{layer.name}: the bias")
         recurrent = None
         if layer.recurrent is not None:
             rec_bias = layer.recurrent.bias
@@ -119,7 +166,7 @@ def quantize(
         layers.append(
             replace(
                 layer,
-                synapse=snapped(layer.synapse, syn, bias),
+                synapse=replace(snapped(layer.synapse, syn, bias), pre=pre),
                 recurrent=recurrent,
                 cell=replace(layer.cell, fixed=fixed),
             )
@@ -129,8 +176,9 @@ def quantize(
     if readout is not None:
         if readout.synapse.bias is not None and np.any(readout.synapse.bias != 0):
             raise QuantizationError("a readout bias has no fixed-point form")
-        ro = quantize_synapse(readout.synapse, fmt, in_exp, "readout weights")
-        readout = replace(readout, synapse=snapped(readout.synapse, ro, None))
+        pre, unit = quantize_stages(readout.synapse, fmt, in_exp)
+        ro = quantize_synapse(readout.synapse, fmt, unit, "readout weights")
+        readout = replace(readout, synapse=replace(snapped(readout.synapse, ro, None), pre=pre))
     return replace(
         net,
         layers=tuple(layers),

@@ -165,34 +165,45 @@ def float_layer(
     constants,
     attrs=None,
     device=None,
+    pre: Sequence = (),
+    n: int | None = None,
 ) -> CompiledLayer:
-    """A FLOAT layer from torch tensors (a model's live parameters, or a Network's arrays)."""
+    """A FLOAT layer from torch tensors (a model's live parameters, or a Network's arrays).
+
+    ``pre``: the synapse's stages as ``(apply, weight, attrs)`` triples, applied in order before
+    it (pooling); ``n``: the number of neurons (default: the weight's rows, as for dense)."""
     torch = _torch()
     attrs = attrs or {}
     apply = synapse_kind.apply_float
     step = kind.floating.step
     if kind.floating.prepare is not None:
         params = kind.floating.prepare(params, constants)
+    stages = float_stages(pre)
 
     if rec_weight is None:
 
         def drive(x, prev):
-            return apply(x, weight, bias, attrs)
+            return apply(stages(x), weight, bias, attrs)
 
     else:
 
         def drive(x, prev):
-            return apply(x, weight, bias, attrs) + apply(prev, rec_weight, rec_bias, attrs)
+            return apply(stages(x), weight, bias, attrs) + apply(prev, rec_weight, rec_bias, attrs)
+
+    n = int(weight.shape[0]) // kind.in_multiplicity if n is None else int(n)
+    # a convolution's bias is per channel; the accumulations Lava delivers are per neuron
+    per_neuron_bias = bias
+    if bias is not None and int(bias.shape[0]) != n * kind.in_multiplicity:
+        per_neuron_bias = bias.repeat_interleave(n * kind.in_multiplicity // int(bias.shape[0]))
 
     def from_accumulators(acc_ff, acc_rec):
-        a = acc_ff if bias is None else acc_ff + bias
+        a = acc_ff if per_neuron_bias is None else acc_ff + per_neuron_bias
         if rec_weight is not None:
             a = a + acc_rec
             if rec_bias is not None:
                 a = a + rec_bias
         return a
 
-    n = int(weight.shape[0]) // kind.in_multiplicity
     return CompiledLayer(
         name=name,
         kind=kind,
@@ -205,6 +216,34 @@ def float_layer(
         modulate=_float_modulation(kind) if kind.modulation is not None else None,
         from_accumulators=from_accumulators,
     )
+
+
+def float_stages(pre: Sequence) -> Callable:
+    """The composition of a synapse's ``pre`` stages, each ``(apply, weight, attrs)`` (float)."""
+    if not pre:
+        return lambda x: x
+
+    def stages(x):
+        for apply, weight, attrs in pre:
+            x = apply(x, weight, None, attrs)
+        return x
+
+    return stages
+
+
+def fixed_stages(synapse, to: Callable | None = None) -> Callable:
+    """The composition of a quantised synapse's ``pre`` stages on integers (exact); ``to`` as in
+    :func:`fixed_layer`."""
+    pre = [(s.kind.accumulate, _constant(s.fixed.mantissa, to), s.attrs) for s in synapse.pre]
+    if not pre:
+        return lambda x: x
+
+    def stages(x):
+        for acc, mant, attrs in pre:
+            x = acc(x, mant, attrs)
+        return x
+
+    return stages
 
 
 def _float_modulation(kind) -> Callable:
@@ -226,6 +265,11 @@ def _tensor(value, device=None):
     return torch.tensor(np.asarray(value), dtype=torch.float32, device=device)
 
 
+def tensor_stages(synapse, device=None) -> tuple:
+    """A synapse's ``pre`` stages as ``(apply, weight tensor, attrs)`` for :func:`float_layer`."""
+    return tuple((s.kind.apply_float, _tensor(s.weight, device), s.attrs) for s in synapse.pre)
+
+
 def _float_program_layer(layer: Layer, device=None) -> CompiledLayer:
     cell = layer.cell
     params = type(cell.params)(*(_tensor(v, device) for v in cell.params))
@@ -242,16 +286,20 @@ def _float_program_layer(layer: Layer, device=None) -> CompiledLayer:
         cell.constants,
         layer.synapse.attrs,
         device,
+        pre=tensor_stages(layer.synapse, device),
+        n=layer.n,
     )
 
 
-def float_readout(weight, bias, integration: Integration) -> Callable:
+def float_readout(weight, bias, integration: Integration, pre: Sequence = ()) -> Callable:
     """The readout of a FLOAT program: ``W total + b`` for a sum-over-time readout; a per-step
-    readout sums ``W out_t + b`` over the ``steps``."""
+    readout sums ``W out_t + b`` over the ``steps``. The ``pre`` stages (pooling, linear) apply
+    to the time sum as they would to each step."""
     torch = _torch()
+    stages = float_stages(pre)
 
     def readout(total, steps: int):
-        y = torch.nn.functional.linear(total, weight, bias)
+        y = torch.nn.functional.linear(stages(total), weight, bias)
         if bias is not None and integration is Integration.PER_STEP:
             y = y + (steps - 1) * bias
         return y
@@ -265,7 +313,10 @@ def _compile_float(net: Network, device=None) -> Program:
     if net.readout is not None:
         syn = net.readout.synapse
         readout = float_readout(
-            _tensor(syn.weight, device), _tensor(syn.bias, device), net.readout.integration
+            _tensor(syn.weight, device),
+            _tensor(syn.bias, device),
+            net.readout.integration,
+            tensor_stages(syn, device),
         )
     return Program(Precision.FLOAT, layers, float_ops(device), readout)
 
@@ -278,7 +329,12 @@ def float_logits_numpy(net: Network, total: np.ndarray, steps: int) -> np.ndarra
     syn = net.readout.synapse
     bias = 0.0 if syn.bias is None else np.asarray(syn.bias)
     reps = 1 if net.readout.integration is Integration.SUM_OVER_TIME else steps
-    return np.asarray(total, dtype=np.float64) @ np.asarray(syn.weight).T + reps * bias
+    x = np.asarray(total, dtype=np.float64)
+    for stage in syn.pre:  # linear stages commute with the time sum
+        torch = _torch()
+        w = torch.tensor(np.asarray(stage.weight), dtype=torch.float64)
+        x = stage.kind.apply_float(torch.tensor(x), w, None, stage.attrs).numpy()
+    return x @ np.asarray(syn.weight).T + reps * bias
 
 
 # --------------------------------------------------------------------------- FIXED (numpy)
@@ -301,7 +357,9 @@ def _uniform(shift: np.ndarray) -> np.ndarray | int:
 def synapse_shift(fixed_weights, drive_exp: np.ndarray) -> np.ndarray:
     """Left shift from a synapse's accumulator to its cell's drive units, per output row:
     ``exponent + input_exponent - drive exponent``."""
-    return fixed_weights.exponent + fixed_weights.input_exponent - np.asarray(drive_exp)
+    drive_exp = np.asarray(drive_exp)
+    rows = fixed_weights.neuron_exponent(int(drive_exp.shape[0]))
+    return rows + fixed_weights.input_exponent - drive_exp
 
 
 def fixed_shifts(layer: Layer) -> tuple[np.ndarray, np.ndarray | None]:
@@ -328,6 +386,7 @@ def fixed_layer(layer: Layer, to: Callable | None = None) -> CompiledLayer:
     shift, rec_shift = fixed_shifts(layer)
     acc = layer.synapse.kind.accumulate
     mant, attrs = _constant(layer.synapse.fixed.mantissa, to), layer.synapse.attrs
+    stages = fixed_stages(layer.synapse, to)
     sh = _constant(_uniform(shift), to)
     bias = _constant(fixed.input_bias, to) if np.any(fixed.input_bias) else None
     rec = layer.recurrent
@@ -347,7 +406,7 @@ def fixed_layer(layer: Layer, to: Callable | None = None) -> CompiledLayer:
         recurrent = None
         if rec_mant is not None and prev is not None:
             recurrent = rec_acc(prev, rec_mant, rec.attrs)
-        return from_accumulators(acc(x, mant, attrs), recurrent)
+        return from_accumulators(acc(stages(x), mant, attrs), recurrent)
 
     n = layer.n
     return CompiledLayer(
@@ -404,9 +463,10 @@ def fixed_readout(net: Network) -> Callable:
         raise QuantizationError("a quantised readout has no bias")
     fixed = syn.fixed
     scale = np.exp2(fixed.exponent + fixed.input_exponent)
+    stages = fixed_stages(syn)
 
     def readout(total, steps: int):
-        return int_matmul(total, fixed.mantissa).astype(np.float64) * scale
+        return int_matmul(stages(total), fixed.mantissa).astype(np.float64) * scale
 
     return readout
 

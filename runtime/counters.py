@@ -17,6 +17,13 @@ Definitions (per layer, per sample; per time step with ``per_step=True``):
   leaks is counted inactive.)
 * ``activation_sparsity``: 1 - non-zero outputs / (T * n).
 * ``footprint_bits``: the layer's memory in the one memory model (:mod:`modspike.memory`).
+* Convolutions count as NeuroBench counts ``nn.Conv2d``: the binary copy of the layer on the
+  binary input, so ``effective`` = non-zero inputs times their non-zero outgoing weights (padding
+  excluded) and ``dense`` = every (input, weight) pair that exists.
+* ``stage_effective`` / ``stage_dense``: the accumulations of a synapse's ``pre`` stages
+  (pooling between a neuron layer and the next synapse). NeuroBench does not count pooling
+  layers, so they are kept apart from ``effective`` / ``dense``; the synapse after a pooling stage
+  sees the pooled (graded) values, so its operations are ``effective_macs``, as in NeuroBench.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ TIME_KEYS = (
     "graded_weighted",
     "neuron_active",
     "neuron_inactive",
+    "stage_effective",
+    "stage_dense",
 )
 """The counters that ``count_layers(per_step=True)`` gives per time step."""
 
@@ -49,6 +58,35 @@ def deployed_weights(layer: Layer, net: Network) -> tuple[np.ndarray, np.ndarray
         return np.asarray(syn.fixed.mantissa if net.quantized else syn.weight)
 
     return pick(layer.synapse), pick(layer.recurrent)
+
+
+def through_stages(src: np.ndarray, synapse, quantized: bool):
+    """``src`` (T, B, ...) through a synapse's ``pre`` stages (float64, deployed weights):
+    ``(what reaches the synapse's weights, stage effective (T, B), stage dense per step)``."""
+    x = np.asarray(src)
+    steps, batch = x.shape[:2]
+    effective = np.zeros((steps, batch), dtype=np.int64)
+    dense = 0
+    for stage in synapse.pre:
+        w = np.asarray(stage.fixed.mantissa if quantized else stage.weight, dtype=np.float64)
+        e, _, _ = stage.kind.events(x, w, stage.attrs)
+        effective = effective + e
+        dense += stage.kind.dense_ops(stage, stage.attrs.get("in_shape"))
+        x = _apply(stage, x.reshape(steps * batch, -1), w).reshape(steps, batch, -1)
+    return x, effective, dense
+
+
+def _apply(stage, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        y = stage.kind.apply_float(
+            torch.tensor(x, dtype=torch.float64),
+            torch.tensor(w, dtype=torch.float64),
+            None,
+            stage.attrs,
+        )
+    return y.numpy()
 
 
 def _is_binary(x: np.ndarray) -> bool:
@@ -72,11 +110,12 @@ def count_layers(net: Network, inputs, outputs, per_step: bool = False) -> list[
         T, B, n = out.shape
         w, w_rec = deployed_weights(layer, net)
         syn = layer.synapse
-        eff, graded, received = syn.kind.events(src, w, syn.attrs)
-        binary_src = _is_binary(src)
+        staged, stage_eff, stage_dense = through_stages(src, syn, net.quantized)
+        eff, graded, received = syn.kind.events(staged, w, syn.attrs)
+        binary_src = _is_binary(staged)
         eff_mac = eff if not binary_src else np.zeros_like(eff)
         eff_ac = eff if binary_src else np.zeros_like(eff)
-        dense_per = syn.kind.dense_ops(syn, layer.in_shape)
+        dense_per = syn.kind.dense_ops(syn, syn.stage_shape(layer.in_shape))
         if w_rec is not None:
             prev = np.concatenate([np.zeros_like(out[:1]), out[:-1]], axis=0)
             e2, g2, r2 = layer.recurrent.kind.events(prev, w_rec, layer.recurrent.attrs)
@@ -96,6 +135,8 @@ def count_layers(net: Network, inputs, outputs, per_step: bool = False) -> list[
             "graded_weighted": graded,
             "neuron_active": active,
             "neuron_inactive": n - active,
+            "stage_effective": stage_eff,
+            "stage_dense": np.full((T, B), stage_dense, dtype=np.int64),
         }
         if not per_step:
             d = {k: v.sum(0) for k, v in d.items()}

@@ -43,15 +43,6 @@ def load(path: Path):
     return arrays, meta
 
 
-def _conv_supported(path: Path) -> bool:
-    graph = nir.read(str(path))
-    return all(
-        registry.claiming(node) is not None
-        for node in graph.nodes.values()
-        if isinstance(node, (nir.Conv2d, nir.SumPool2d, nir.AvgPool2d))
-    )
-
-
 def float_records(net, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every layer's outputs ``(T, *shape)`` for one unbatched input ``x`` (T, *in)."""
     out = run(compile(net, Precision.FLOAT), torch.as_tensor(x[:, None], dtype=torch.float32))
@@ -60,8 +51,6 @@ def float_records(net, x: np.ndarray) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("path", GOLDENS, ids=IDS)
 def test_float_run_gives_the_producers_spikes(path: Path) -> None:
-    if not _conv_supported(path):
-        pytest.skip("convolution kinds are not on this branch (issue 13 item 1)")
     arrays, meta = load(path)
     # the producer's defaults: dt from the producer (Rockpool: recovered from the file);
     # snntorch's reset is not in the file: the zero-reset goldens need --reset zero
@@ -204,12 +193,11 @@ def test_integer_rule_equals_float_rule_where_arithmetic_is_exact(rule) -> None:
             np.testing.assert_array_equal(state.v, v.numpy(), err_msg=f"step {t}")
 
 
-DENSE = [p for p in GOLDENS if "conv" not in p.stem]
 
 
-@pytest.mark.parametrize("path", DENSE, ids=[f"{p.parent.name}/{p.stem}" for p in DENSE])
+@pytest.mark.parametrize("path", GOLDENS, ids=IDS)
 def test_imported_goldens_quantise(path: Path) -> None:
-    """Every dense golden quantises (input gains and recurrent biases folded into the weights)
+    """Every golden (dense and convolutional) quantises (input gains and recurrent biases folded into the weights)
     and its integer twin stays close to the float network on random input (8-bit weights)."""
     _, meta = load(path)
     reset = "zero" if meta["producer"] == "snntorch" and meta["reset"] == "zero" else None

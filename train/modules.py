@@ -46,12 +46,14 @@ class ModelConfig:
     hs0: str = "1.0"  # mSRC/BSRC: h_s0 init, a value or LO:HI (uniform)
     learn_hs0: bool = True
     cell_options: dict = field(default_factory=dict)  # constants overriding the defaults
-    in_shape: list | None = None  # one step's input, e.g. (C, H, W) event frames; None: (n_in,)
+    arch: str | None = None  # a conv / dense layer string (train/arch.py); None: hidden x layers
+    in_shape: list | None = None  # one step's input, e.g. (C, H, W) images or event frames
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        if out["in_shape"] is None:  # flat input: the config as before the field existed
-            del out["in_shape"]
+        for key in ("arch", "in_shape"):  # absent for flat dense networks (as before the fields)
+            if out[key] is None:
+                del out[key]
         return out
 
     @classmethod
@@ -63,34 +65,90 @@ class ModelConfig:
 class TorchLayer(nn.Module):
     """Synapse (``Linear``; with a bias only for kinds whose synapse carries it) -> cell, and
     with ``recurrent=True`` the layer's previous output through ``W_rec`` (a graph cycle in NIR,
-    a one-step-delayed Dense in Lava)."""
+    a one-step-delayed Dense in Lava).
 
-    def __init__(self, n_in: int, kind: registry.CellKind, cell: nn.Module, recurrent: bool):
+    With a ``plan`` (:mod:`modspike.train.arch`) the synapse is the plan's: a ``Conv2d`` (its
+    weight and bias under the same ``synapse.*`` keys), after the plan's fixed ``pre`` stages
+    (pooling, no parameters)."""
+
+    def __init__(
+        self, n_in: int, kind: registry.CellKind, cell: nn.Module, recurrent: bool, plan=None
+    ):
         super().__init__()
         self.kind = kind
         self.cell = cell
         n_syn = cell.n * kind.in_multiplicity
-        self.synapse = nn.Linear(n_in, n_syn, bias=kind.synapse_bias)
+        self.synapse_kind = registry.synapse("dense") if plan is None else plan.kind
+        self.attrs = {} if plan is None else dict(plan.attrs)
+        self.pre = () if plan is None else plan.pre
+        self.in_shape = (n_in,) if plan is None else tuple(plan.in_shape)
+        if plan is not None and plan.attrs:  # a convolution
+            if kind.in_multiplicity != 1:
+                raise ConfigError(f"{kind.name} layers cannot be convolutional (gated inputs)")
+            it = plan.item
+            self.synapse = nn.Conv2d(
+                plan.attrs["in_shape"][0],
+                it.channels,
+                it.kernel,
+                stride=plan.attrs["stride"],
+                padding=plan.attrs["padding"],
+                dilation=plan.attrs["dilation"],
+                groups=plan.attrs["groups"],
+                bias=kind.synapse_bias,
+            )
+        else:
+            n_in = n_in if plan is None else _flat(plan.pre, plan.in_shape)
+            self.synapse = nn.Linear(n_in, n_syn, bias=kind.synapse_bias)
         if kind.floating.init_synapse is not None:
             kind.floating.init_synapse(self.synapse.weight)
         self.rec = nn.Linear(cell.n, n_syn, bias=False) if recurrent else None
         if self.rec is not None:
             nn.init.orthogonal_(self.rec.weight, gain=0.5)
+        self._stages: dict = {}
+
+    def stage_tensors(self, device=None) -> tuple:
+        """The ``pre`` stages as ``(apply, weight tensor, attrs)`` on ``device`` (cached)."""
+        key = str(device)
+        if key not in self._stages:
+            self._stages[key] = stage_tensors(self.pre, device)
+        return self._stages[key]
 
     def compiled(self, name: str, device=None):
         rec = self.rec
         return float_layer(
             name,
             self.kind,
-            registry.synapse("dense"),
+            self.synapse_kind,
             self.synapse.weight,
             self.synapse.bias,
             None if rec is None else rec.weight,
             None,
             self.cell.float_params(),
             getattr(self.cell, "constants", None),
+            self.attrs,
             device=device,
+            pre=self.stage_tensors(device),
+            n=self.cell.n,
         )
+
+
+def _flat(pre, in_shape) -> int:
+    shape = tuple(in_shape)
+    for stage in pre:
+        shape = tuple(stage.out_shape(shape))
+    return int(np.prod(shape))
+
+
+def stage_tensors(pre, device=None) -> tuple:
+    """Fixed synapse stages (:class:`~modspike.network.Synapse`) as float-program triples."""
+    return tuple(
+        (
+            s.kind.apply_float,
+            torch.tensor(np.asarray(s.weight), dtype=torch.float32, device=device),
+            s.attrs,
+        )
+        for s in pre
+    )
 
 
 class TorchNetwork(nn.Module):
@@ -103,6 +161,10 @@ class TorchNetwork(nn.Module):
         self.config = cfg
         kind = registry.cell(cfg.cell)
         build = registry.require(kind, "trainable", "training")
+        self.readout_pre: tuple = ()
+        if cfg.arch:
+            self._build_arch(cfg, kind, build)
+            return
         sizes = [cfg.n_in] + [cfg.hidden] * cfg.layers
         self.layers = nn.ModuleList(
             TorchLayer(sizes[k], kind, build(cfg.hidden, cfg), cfg.recurrent)
@@ -110,9 +172,36 @@ class TorchNetwork(nn.Module):
         )
         self.readout = nn.Linear(cfg.hidden, cfg.n_out, bias=False)
 
+    def _build_arch(self, cfg: ModelConfig, kind, build) -> None:
+        from .arch import layout, parse
+
+        if cfg.recurrent:
+            raise ConfigError("--recurrent applies to the dense --hidden/--layers networks only")
+        in_shape = tuple(cfg.in_shape or (cfg.n_in,))
+        if int(np.prod(in_shape)) != cfg.n_in:
+            raise ConfigError(f"input shape {in_shape} does not hold {cfg.n_in} inputs")
+        plans, self.readout_pre, shape = layout(parse(cfg.arch), in_shape, cfg.n_out)
+        self.layers = nn.ModuleList(
+            TorchLayer(int(np.prod(p.in_shape)), kind, build(p.n, cfg), False, plan=p)
+            for p in plans
+        )
+        self.readout = nn.Linear(int(np.prod(shape)), cfg.n_out, bias=False)
+        self._readout_stages: dict = {}
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One step's input shape: ``config.in_shape`` (``(C, H, W)`` images), else ``(n_in,)``."""
+        return tuple(self.config.in_shape or (self.config.n_in,))
+
     def program(self, device=None) -> Program:
         """The FLOAT program on the current parameters (with their gradients)."""
-        return program_of(self.layers, self.readout.weight, device)
+        pre = ()
+        if self.readout_pre:
+            key = str(device)
+            if key not in self._readout_stages:
+                self._readout_stages[key] = stage_tensors(self.readout_pre, device)
+            pre = self._readout_stages[key]
+        return program_of(self.layers, self.readout.weight, device, pre)
 
     def upgrade_state_dict(self, state: dict) -> dict:
         """A ``state_dict`` of an earlier version in today's keys: each cell module that changed
@@ -200,6 +289,10 @@ def model_names() -> list[str]:
 def build_model(cfg: ModelConfig) -> nn.Module:
     """A :class:`TorchNetwork` (or :class:`ANN` for ``cell='ann'``) from its config."""
     if is_ann(cfg.cell):
+        if cfg.arch:
+            raise ConfigError(
+                "--arch builds spiking networks; the ANN baseline is dense (--hidden)"
+            )
         return ANN(cfg)
     if cfg.cell not in registry.cell_names("trainable"):
         raise ConfigError(f"unknown cell {cfg.cell!r}; choose one of {', '.join(model_names())}")
@@ -232,26 +325,39 @@ def network_of(
     encoding: Encoding | None = None,
     dt: float = 1e-4,
     provenance: Provenance | None = None,
+    readout_pre: tuple = (),
 ) -> Network:
     """The float :class:`Network` of a stack of :class:`TorchLayer` s (parameters copied) and
-    an optional readout weight (summed over time, no bias)."""
+    an optional readout weight (summed over time, no bias) after its ``readout_pre`` stages."""
     dense = registry.synapse("dense")
     out_layers: list[Layer] = []
     shape = tuple(input_shape)
     for k, layer in enumerate(layers):
         kind, cell = layer.kind, layer.cell
-        synapse = Synapse(dense, _numpy(layer.synapse.weight), _numpy(layer.synapse.bias))
+        syn_kind = getattr(layer, "synapse_kind", dense)
+        synapse = Synapse(
+            syn_kind,
+            _numpy(layer.synapse.weight),
+            _numpy(layer.synapse.bias),
+            getattr(layer, "attrs", {}),
+            pre=getattr(layer, "pre", ()),
+        )
         rec = None if layer.rec is None else Synapse(dense, _numpy(layer.rec.weight))
         params = cell_params(cell, kind, cell.n)
-        out = (dense.out_shape(synapse, shape)[0] // kind.in_multiplicity,)
+        out = synapse.out_shape(shape)
+        if syn_kind is dense:
+            out = (out[0] // kind.in_multiplicity,)
         constants = getattr(cell, "constants", None)
         cell_desc = Cell(kind, params, constants)
-        out_layers.append(Layer(f"layer{k}", synapse, cell_desc, rec, shape, out))
-        shape = out
+        out_layers.append(Layer(f"layer{k}", synapse, cell_desc, rec, shape, tuple(out)))
+        shape = tuple(out)
+    ro = None
+    if readout is not None:
+        ro = Readout(Synapse(dense, _numpy(readout), pre=readout_pre))
     return Network(
         input_shape=tuple(input_shape),
         layers=tuple(out_layers),
-        readout=None if readout is None else Readout(Synapse(dense, _numpy(readout))),
+        readout=ro,
         encoding=encoding or Encoding(),
         dt=dt,
         provenance=provenance or Provenance(),
@@ -271,16 +377,25 @@ def to_network(
             " ONNX instead"
         )
     provenance = provenance or Provenance(model_config=model.config.to_dict())
-    shape = tuple(model.config.in_shape or (model.config.n_in,))
-    return network_of(model.layers, shape, model.readout.weight, encoding, dt, provenance)
+    return network_of(
+        model.layers,
+        model.input_shape,
+        model.readout.weight,
+        encoding,
+        dt,
+        provenance,
+        model.readout_pre,
+    )
 
 
-def program_of(layers, readout: torch.Tensor | None = None, device=None) -> Program:
+def program_of(
+    layers, readout: torch.Tensor | None = None, device=None, readout_pre: tuple = ()
+) -> Program:
     """The FLOAT program of a stack of :class:`TorchLayer` s on their live parameters."""
     compiled = tuple(layer.compiled(f"layer{k}", device) for k, layer in enumerate(layers))
     head = None
     if readout is not None:
-        head = float_readout(readout, None, Integration.SUM_OVER_TIME)
+        head = float_readout(readout, None, Integration.SUM_OVER_TIME, readout_pre)
     return Program(Precision.FLOAT, compiled, float_ops(device), head)
 
 

@@ -13,18 +13,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from modspike import registry
 from modspike.encoding import encode_batch, generator
 from modspike.errors import ConfigError
 from modspike.fixedpoint import SRCFormat, WeightFormat
-from modspike.network import Network
-from modspike.quantize import quantize
+from modspike.network import Integration, Network
+from modspike.quantize import per_channel, quantize
 from modspike.step import (
     Precision,
     Program,
     compile,
     fixed_layer,
     float_layer,
+    float_readout,
     int_to_tensor,
     run,
     ste_layer,
@@ -32,7 +32,7 @@ from modspike.step import (
     ste_value,
 )
 
-from .modules import TorchNetwork, to_network
+from .modules import TorchNetwork, stage_tensors, to_network
 
 
 def quantize_network(
@@ -61,37 +61,45 @@ def ste_program(model: TorchNetwork, qnet: Network, device=None) -> Program:
     """The QAT program: each layer runs float (fake-quantised weights) and integer side by side,
     and the float side's outputs and states are snapped onto the integer ones."""
     layers = []
-    dense = registry.synapse("dense")
     for k, (torch_layer, q) in enumerate(zip(model.layers, qnet.layers)):
         w = _fake_quant(torch_layer.synapse.weight, q.synapse.fixed)
         b = torch_layer.synapse.bias
         if b is not None:  # the LIF family's bias lives on the drive grid
             drive_exp = q.cell.kind.fixed.drive_exponent(q.cell.fixed)
-            b = ste_value(b, q.cell.fixed.input_bias, drive_exp)
+            grid, unit = q.cell.fixed.input_bias, drive_exp
+            if b.shape[0] != grid.shape[0]:  # a convolution: one bias per channel
+                grid = per_channel(grid, b.shape[0], "the bias")
+                unit = per_channel(np.asarray(drive_exp), b.shape[0], "the drive unit")
+            b = ste_value(b, grid, unit)
         rec = torch_layer.rec
         w_rec = None if rec is None else _fake_quant(rec.weight, q.recurrent.fixed)
         cell = torch_layer.cell
         float_l = float_layer(
             f"layer{k}",
             torch_layer.kind,
-            dense,
+            q.synapse.kind,
             w,
             b,
             w_rec,
             None,
             cell.float_params(),
             getattr(cell, "constants", None),
+            q.synapse.attrs,
             device=device,
+            pre=torch_layer.stage_tensors(device),
+            n=q.n,
         )
         layers.append(ste_layer(float_l, fixed_layer(q), q.cell.fixed.state_exp))
     int_readout = compile(qnet, Precision.FIXED).readout
+    readout_pre = stage_tensors(model.readout_pre, device)
 
     def readout(total, steps: int):
         total_f, total_i = total
         if qnet.readout is None:
             return ste_value(total_f, total_i, qnet.layers[-1].cell.fixed.out_exp)
         w_ro = _fake_quant(model.readout.weight, qnet.readout.synapse.fixed)
-        return ste_value(nn.functional.linear(total_f, w_ro), int_readout(total_i, steps), 0)
+        head = float_readout(w_ro, None, Integration.SUM_OVER_TIME, readout_pre)
+        return ste_value(head(total_f, steps), int_readout(total_i, steps), 0)
 
     return Program(Precision.STE, tuple(layers), ste_ops(device), readout)
 

@@ -60,6 +60,7 @@ class TrainConfig:
     bins: int | None = None  # event data: time bins (= steps) over the window, or
     bin_us: int | None = None  # ... bins of this many microseconds
     downsample: int = 1  # event data: k x k pixel blocks summed
+    arch: str | None = None  # conv / dense layer string (train/arch.py); None: --hidden/--layers
 
     def __post_init__(self) -> None:
         """Defaults that depend on the model family and the data set: the epochs (a default
@@ -138,6 +139,12 @@ class TrainConfig:
                 f"--warmup-steps applies to the recurrent cells ({', '.join(warmable)}), "
                 f"not to {self.cell}"
             )
+        if self.arch is not None:
+            from .arch import parse
+
+            parse(self.arch)  # the syntax now; the shapes once the data set is known
+            if is_ann(self.cell):
+                raise ConfigError("--arch builds spiking networks; the ANN baseline is dense")
         if self.limit is not None and self.limit < 1:
             raise ConfigError("--limit must be at least 1")
         number(self.reg_synops, "--reg-synops", lo=0.0, hi=1e6)
@@ -162,10 +169,14 @@ class TrainConfig:
     def model_config(
         self, n_in: int, n_out: int, in_shape: tuple[int, ...] | None = None
     ) -> ModelConfig:
+        """The model of this run; ``in_shape``: one step's input shape when it is not flat
+        (``(1, H, W)`` images for ``--arch``)."""
+        shape = None if in_shape is None else [int(v) for v in in_shape]
         return ModelConfig(
+            arch=self.arch,
+            in_shape=shape,
             cell=self.cell,
             n_in=n_in,
-            in_shape=None if in_shape is None else list(in_shape),
             hidden=self.hidden,
             layers=self.layers,
             n_out=n_out,
@@ -243,7 +254,12 @@ def _train(cfg: TrainConfig, out, progress: bool, prepare, parallel) -> tuple[nn
         cfg.data, cfg.data_dir, cfg.split_seed, cfg.event_options(), progress=progress
     )
     torch.manual_seed(cfg.seed)
-    shape = data.input_shape if data.kind == datasets.EVENTS else None
+    if data.kind == datasets.EVENTS:
+        shape = data.input_shape
+    elif cfg.arch and len(data.image_shape) == 2:
+        shape = (1, *data.image_shape)  # --arch reads images as 1 x H x W (encoders: elementwise)
+    else:
+        shape = None
     model_cfg = cfg.model_config(data.n_features, data.n_classes, shape)
     model = build_model(model_cfg).to(cfg.device)
     if cfg.qat:

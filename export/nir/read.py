@@ -45,6 +45,7 @@ from modspike.network import (
     Readout,
     Synapse,
 )
+from modspike.quantize import quantize_stages
 from modspike.step import fixed_shifts
 
 from .file import read_nir_file
@@ -181,16 +182,34 @@ def _synapse(node, name: str, in_shape: tuple[int, ...]) -> Synapse:
             f"{name}: {type(node).__name__} where modspike expects a synapse (supported: chains of"
             f" {', '.join(k.name for k in registry.synapses())} synapses -> neurons)"
         )
-    weight, bias, attrs = kind.read_nir(node, name)
+    weight, bias, attrs = kind.read_nir(node, name, tuple(in_shape))
     synapse = Synapse(kind, weight, bias, attrs)
     try:
         kind.out_shape(synapse, in_shape)
-    except ModspikeError:
-        raise NIRError(
-            f"{name}: weight expects {kind.fan_in(synapse)} inputs but receives"
-            f" {int(np.prod(in_shape))} (mismatched shapes)"
-        ) from None
+    except ModspikeError as exc:
+        if np.ndim(weight) == 2:  # a matrix with the wrong number of columns
+            raise NIRError(
+                f"{name}: weight expects {kind.fan_in(synapse)} inputs but receives"
+                f" {int(np.prod(in_shape))} (mismatched shapes)"
+            ) from None
+        raise NIRError(f"{name}: {exc}") from None
     return synapse
+
+
+def _check_output_type(node, name: str, shape: tuple[int, ...]) -> None:
+    """A node that declares its output type must produce it (a producer's shape convention that
+    differs from NIR's is refused here rather than run wrongly)."""
+    declared = (getattr(node, "output_type", None) or {}).get("output")
+    if declared is None:
+        return
+    try:
+        want = tuple(int(v) for v in np.asarray(declared).reshape(-1))
+    except (TypeError, ValueError):
+        return
+    if want and int(np.prod(want)) != int(np.prod(shape)):
+        raise NIRError(
+            f"{name}: declares output {want} but computes {tuple(shape)} (mismatched shapes)"
+        )
 
 
 def _int_scalar(value, name: str) -> int:
@@ -207,9 +226,22 @@ def _fixed_weights(synapse: Synapse, node, name: str, fmt: WeightFormat, in_exp)
     meta = modspike_meta(node)
     if "exponent" not in meta:
         raise NIRError(f"{name}: quantised graph without fixed-point metadata")
-    q = weights_from_grid(synapse.weight, meta["exponent"], fmt, name)
+    w = np.asarray(synapse.weight)
+    q = weights_from_grid(w.reshape(w.shape[0], -1), meta["exponent"], fmt, name)
     in_exp = _int_scalar(meta.get("input_exponent", in_exp), name)
-    return FixedWeights(q.mantissa, q.exponent, in_exp)
+    return FixedWeights(q.mantissa.reshape(w.shape), q.exponent, in_exp)
+
+
+def _fixed_composite(synapse: Synapse, node, name: str, fmt: WeightFormat, in_exp) -> Synapse:
+    """A synapse of a quantised file with its fixed slots: the weights from the file's exponents
+    and input unit, the stages derived (exact pooling kernels) on the units that lead to it."""
+    try:
+        _, gain = quantize_stages(synapse, fmt, 0)  # the stages' exponents, summed
+    except ModspikeError as exc:
+        raise NIRError(f"{name}: {exc}") from None
+    fixed = _fixed_weights(synapse, node, name, fmt, in_exp + gain)  # the file's unit wins
+    pre, _ = quantize_stages(synapse, fmt, fixed.input_exponent - gain)
+    return replace(synapse, fixed=fixed, pre=pre)
 
 
 def _quantized_layer(layer: Layer, nodes: dict, names, fixed_dict, fmt, in_exp) -> Layer:
@@ -219,7 +251,7 @@ def _quantized_layer(layer: Layer, nodes: dict, names, fixed_dict, fmt, in_exp) 
     quant = registry.require(kind, "quant", f"cannot read the integer model of {layer.name}")
     if fixed_dict is None:
         raise NIRError(f"{layer.name}: quantised graph without fixed-point metadata")
-    syn_fixed = _fixed_weights(layer.synapse, nodes[syn_name], syn_name, fmt, in_exp)
+    fixed_synapse = _fixed_composite(layer.synapse, nodes[syn_name], syn_name, fmt, in_exp)
     cell_fixed = quant.from_dict(fixed_dict, layer.n)
     rec = layer.recurrent
     if rec is not None:
@@ -228,7 +260,7 @@ def _quantized_layer(layer: Layer, nodes: dict, names, fixed_dict, fmt, in_exp) 
     synapse = layer.synapse
     out = Layer(
         layer.name,
-        Synapse(synapse.kind, synapse.weight, synapse.bias, synapse.attrs, syn_fixed),
+        fixed_synapse,
         Cell(kind, layer.cell.params, layer.cell.constants, cell_fixed),
         rec,
         layer.in_shape,
@@ -242,7 +274,12 @@ def _quantized_layer(layer: Layer, nodes: dict, names, fixed_dict, fmt, in_exp) 
         raise QuantizationError(f"{layer.name}: weight exponents below the {kind.name} drive unit")
     if synapse.bias is not None:
         drive = kind.fixed.drive_exponent(cell_fixed).astype(np.float64)
-        if not np.array_equal(cell_fixed.input_bias * np.exp2(drive), synapse.bias):
+        grid = cell_fixed.input_bias * np.exp2(drive)
+        if synapse.bias.shape != grid.shape:  # a convolution's bias: one per channel
+            channels = synapse.bias.shape[0]
+            if grid.shape[0] % channels or np.any(grid.reshape(channels, -1).T != synapse.bias):
+                raise QuantizationError(f"{syn_name}: bias is not on the declared grid")
+        elif not np.array_equal(grid, synapse.bias):
             raise QuantizationError(f"{syn_name}: bias is not on the declared grid")
     return out
 
@@ -259,6 +296,82 @@ def read_cell(node, name: str, n: int, reading: producers.Reading, kind: registr
         return kind, params, constants, None, [note]
     params, constants = codec.read_foreign(node, name, n, reading)
     return kind, params, constants, None, []
+
+
+def _assemble(path, nodes, recurrent, input_shape, reading: producers.Reading, chosen, fmt):
+    """The layers and the readout of a chain (``graph.chain``'s path), left to right.
+
+    A synapse node followed by a neuron is a layer's synapse; one followed by another synapse
+    (pooling between a neuron and the next synapse: ``LIF -> SumPool2d -> Flatten -> Linear``)
+    is a ``pre`` stage of that next synapse; ``Flatten`` nodes are absorbed (a dense synapse
+    flattens what it receives; the writer puts them back in front of every dense synapse that
+    receives an image). The last synapse before the Output is the readout. Returns ``(layers,
+    readout, notes)``; each neuron is read as ``reading.producer`` runs it (:func:`read_cell`)."""
+    quantized = fmt is not None
+    layers: list[Layer] = []
+    readout = None
+    shape, pending, in_exp, notes = tuple(input_shape), [], 0, []
+    i = 0
+    while i < len(path):
+        name, node = path[i], nodes[path[i]]
+        i += 1
+        if isinstance(node, nir.Flatten):
+            shape = (int(np.prod(shape)),)
+            continue
+        synapse = _synapse(node, name, shape)
+        out = tuple(synapse.kind.out_shape(synapse, shape))
+        _check_output_type(node, name, out)
+        nxt = nodes[path[i]] if i < len(path) else None
+        if nxt is not None and not _is_cell(nxt):
+            pending.append(synapse)
+            shape = out
+            continue
+        synapse = replace(synapse, pre=tuple(pending))
+        pending = []
+        if nxt is None:
+            if quantized:
+                synapse = _fixed_composite(synapse, node, name, fmt, in_exp)
+            if synapse.kind is not registry.synapse("dense"):
+                raise NIRError(f"{name}: the readout must be a Linear or Affine")
+            readout = (synapse, name)
+            break
+        cell_name = path[i]
+        i += 1
+        kind = _cell_kind(nxt, cell_name, chosen)
+        n = int(np.prod(out)) // kind.in_multiplicity
+        out_shape = out if len(out) > 1 else (n,)
+        kind, params, constants, fixed_dict, more = read_cell(nxt, cell_name, n, reading, kind)
+        notes += more
+        rec_name = recurrent.get(cell_name)
+        rec = None
+        if rec_name is not None:
+            rec = _synapse(nodes[rec_name], rec_name, (n,))
+            if rec.n_out != int(np.prod(out)):
+                raise NIRError(f"{rec_name}: recurrent weights must be square ({rec.weight.shape})")
+        start = tuple(layers[-1].out_shape) if layers else tuple(input_shape)
+        layer = Layer(cell_name, synapse, Cell(kind, params, constants), rec, start, out_shape)
+        if quantized:
+            layer = _quantized_layer(layer, nodes, (name, rec_name), fixed_dict, fmt, in_exp)
+            in_exp = layer.cell.fixed.out_exp
+        layers.append(layer)
+        shape = out_shape
+    if pending:
+        raise NIRError(
+            f"{path[-1]}: a {pending[-1].kind.name} stage must feed a synapse (nothing follows it)"
+        )
+    return layers, readout, notes
+
+
+def _is_cell(node) -> bool:
+    from .graph import is_neuron
+
+    return is_neuron(node)
+
+
+def _input_unit(synapse: Synapse) -> int:
+    """The unit of the network input: what the first stage (or the first synapse) receives."""
+    first = synapse.pre[0] if synapse.pre else synapse
+    return first.fixed.input_exponent
 
 
 def from_nir(
@@ -282,9 +395,7 @@ def from_nir(
     nodes, edges = inline_subgraphs(graph.nodes, graph.edges)
     path, recurrent = chain(nodes, edges)
     inp = next(v for v in nodes.values() if isinstance(v, nir.Input))
-    input_shape = shape = _input_shape(inp)
-    if len(shape) > 1 and not (path and isinstance(nodes[path[0]], nir.Flatten)):
-        raise NIRError(f"input of shape {shape} needs a Flatten first (no Conv support yet)")
+    input_shape = _input_shape(inp)
     quantized = bool(gmeta.get("quantized"))
     fmt = None
     if quantized:
@@ -292,45 +403,8 @@ def from_nir(
             fmt = WeightFormat(int(gmeta["weight_bits"]), _decoded(gmeta["granularity"]))
         except (KeyError, TypeError, ValueError):
             raise NIRError("graph metadata: malformed weight format") from None
-    layers: list[Layer] = []
-    readout = None
-    in_exp = 0
-    i = 0
-    while i < len(path):
-        name, node = path[i], nodes[path[i]]
-        if isinstance(node, nir.Flatten):  # a dense layer flattens its input itself: the layer
-            i += 1  # keeps the (C, H, W) shape it receives (Network.input_shape)
-            continue
-        synapse = _synapse(node, name, shape)
-        if i + 1 == len(path):
-            if quantized:
-                fixed = _fixed_weights(synapse, node, name, fmt, in_exp)
-                synapse = Synapse(synapse.kind, synapse.weight, synapse.bias, synapse.attrs, fixed)
-            readout = (synapse, name)
-            break
-        cell_name, cell_node = path[i + 1], nodes[path[i + 1]]
-        kind = _cell_kind(cell_node, cell_name, chosen)
-        n = synapse.n_out // kind.in_multiplicity
-        kind, params, constants, fixed_dict, more = read_cell(
-            cell_node, cell_name, n, reading, kind
-        )
-        notes += more
-        rec_name = recurrent.get(cell_name)
-        rec = None
-        if rec_name is not None:
-            rec = _synapse(nodes[rec_name], rec_name, (n,))
-            if rec.n_out != synapse.n_out:
-                raise NIRError(f"{rec_name}: recurrent weights must be square ({rec.weight.shape})")
-        out_shape = (n,)
-        layer = Layer(
-            cell_name, synapse, Cell(kind, params, constants), rec, tuple(shape), out_shape
-        )
-        if quantized:
-            layer = _quantized_layer(layer, nodes, (name, rec_name), fixed_dict, fmt, in_exp)
-            in_exp = layer.cell.fixed.out_exp
-        layers.append(layer)
-        shape = out_shape
-        i += 2
+    layers, readout, more = _assemble(path, nodes, recurrent, input_shape, reading, chosen, fmt)
+    notes += more
     if not layers:
         raise NIRError("the graph has no neuron layer")
     info = _graph_info(gmeta)
@@ -344,7 +418,7 @@ def from_nir(
         else Readout(readout[0], Integration.SUM_OVER_TIME if summed else Integration.PER_STEP),
         encoding=Encoding.from_dict(extra.get("encoding")),
         dt=dt_value,
-        input_exponent=layers[0].synapse.fixed.input_exponent if quantized else 0,
+        input_exponent=_input_unit(layers[0].synapse) if quantized else 0,
         weight_format=fmt,
         provenance=Provenance(
             source="nir",

@@ -9,12 +9,13 @@ family) are documented extension subgraphs built from primitives, so ``nir.read`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import nir
 import numpy as np
 
-from modspike import __version__
+from modspike import __version__, registry
 from modspike.errors import ConfigError
 from modspike.fixedpoint import FORMAT_VERSION
 from modspike.kinds.nir_schema import GRAPH_SCHEMA, META_KEY, RESET_MODE
@@ -36,6 +37,45 @@ def _synapse_node(synapse: Synapse, net: Network) -> nir.NIRNode:
             }
         }
     return synapse.kind.write_nir(synapse, meta)
+
+
+def _synapse_chain(
+    prefix: str, main: str, synapse: Synapse, in_shape: tuple[int, ...], net: Network
+) -> list[tuple[str, nir.NIRNode]]:
+    """The nodes of a composite synapse in order: its ``pre`` stages (``{prefix}.stage{k}``), a
+    ``Flatten`` where a dense synapse receives an image (``{prefix}.flatten``), the synapse."""
+    out, shape = [], tuple(in_shape)
+    for k, stage in enumerate(synapse.pre):
+        out.append((f"{prefix}.stage{k}", _synapse_node(stage, net)))
+        shape = tuple(stage.kind.out_shape(stage, shape))
+    if len(shape) > 1 and synapse.kind is registry.synapse("dense"):
+        out.append((f"{prefix}.flatten", nir.Flatten(input_type=np.array(shape), start_dim=0)))
+    out.append((main, _synapse_node(synapse, net)))
+    return out
+
+
+def shaped(node, n: int, shape: tuple[int, ...]):
+    """A neuron node (or an extension subgraph) with its per-neuron arrays in ``shape`` (the
+    ``(C, H, W)`` of a convolutional layer), so that NIR's type check sees ``Conv2d -> LIF``
+    agree; modspike's metadata keeps the flat arrays."""
+    if len(shape) < 2:
+        return node
+    if isinstance(node, nir.NIRGraph):
+        nodes = {k: shaped(v, n, shape) for k, v in node.nodes.items()}
+        return nir.NIRGraph(nodes=nodes, edges=list(node.edges), metadata=node.metadata)
+    if isinstance(node, nir.Input):
+        return nir.Input(input_type=np.array(shape), metadata=node.metadata)
+    if isinstance(node, nir.Output):
+        return nir.Output(output_type=np.array(shape), metadata=node.metadata)
+    values = {}
+    for f in dataclasses.fields(node):
+        if not f.init:
+            continue
+        value = getattr(node, f.name)
+        if isinstance(value, np.ndarray) and value.shape == (n,) and f.name != "metadata":
+            value = value.reshape(shape)
+        values[f.name] = value
+    return type(node)(**values)
 
 
 def _graph_metadata(net: Network, info: dict | None) -> dict:
@@ -65,12 +105,6 @@ def to_nir(net: Network, info: dict | None = None) -> nir.NIRGraph:
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array(net.input_shape))}
     edges: list[tuple[str, str]] = []
     prev = "input"
-    if len(net.input_shape) > 1 and len(net.layers[0].synapse.weight.shape) == 2:
-        # a dense first layer flattens its (C, H, W) input (event frames): NIR says so explicitly
-        shape = np.array(net.input_shape)
-        nodes["flatten"] = nir.Flatten(input_type={"input": shape}, start_dim=0, end_dim=-1)
-        edges.append(("input", "flatten"))
-        prev = "flatten"
     for layer in net.layers:
         codec = require(layer.cell.kind, "nir", f"cannot write layer {layer.name}")
         if codec.write is None:
@@ -79,19 +113,25 @@ def to_nir(net: Network, info: dict | None = None) -> nir.NIRGraph:
                 " files but not written"
             )
         syn, cell = f"{layer.name}.synapse", f"{layer.name}.cell"
-        nodes[syn] = _synapse_node(layer.synapse, net)
-        nodes[cell] = codec.write(layer, net.dt)
-        edges += [(prev, syn), (syn, cell)]
+        for name, node in _synapse_chain(layer.name, syn, layer.synapse, layer.in_shape, net):
+            nodes[name] = node
+            edges.append((prev, name))
+            prev = name
+        nodes[cell] = shaped(codec.write(layer, net.dt), layer.n, tuple(layer.out_shape))
+        edges.append((syn, cell))
         if layer.recurrent is not None:
             rec = f"{layer.name}.recurrent"
             nodes[rec] = _synapse_node(layer.recurrent, net)
             edges += [(cell, rec), (rec, cell)]
         prev = cell
-    n_out = net.layers[-1].n
+    out_type = tuple(net.layers[-1].out_shape)
     if net.readout is not None:
-        nodes["readout"] = _synapse_node(net.readout.synapse, net)
-        edges.append((prev, "readout"))
-        prev, n_out = "readout", net.readout.n_out
-    nodes["output"] = nir.Output(output_type=np.array([n_out]))
+        shape = tuple(net.layers[-1].out_shape)
+        for name, node in _synapse_chain("readout", "readout", net.readout.synapse, shape, net):
+            nodes[name] = node
+            edges.append((prev, name))
+            prev = name
+        out_type = (net.readout.n_out,)
+    nodes["output"] = nir.Output(output_type=np.array(out_type))
     edges.append((prev, "output"))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=_graph_metadata(net, info))

@@ -1,6 +1,7 @@
 """Build and run a network as a Lava process graph on the CPU simulator.
 
-Graph: ``io.source.RingBuffer`` -> per layer a ``Dense`` (and a recurrent ``Dense`` for recurrence)
+Graph: ``io.source.RingBuffer`` -> per layer its synapse processes (``Dense``, Lava's ``Conv`` for
+convolutions and pooling, :mod:`.synapses`; a recurrent ``Dense`` for recurrence)
 -> the cell: Lava's own neuron where the kind has one (``hw/lava/cells``: LIF, CubaLIF ->
 ``LIFReset``), else our generic ``StepLayer`` running the kind's step -> a ``CountSink``
 (per-sample totals) and, when rasters are wanted, an ``io.sink.RingBuffer``. ``fixed_pt`` runs a
@@ -8,8 +9,9 @@ quantised network's integer model, ``floating_pt`` its float parameters.
 
 Timing (``docs/hardware.md``): every ``period`` Lava steps carry one sample (or one environment
 step), of which ``window`` are network steps. Each feed-forward ``Dense`` delays by one step, so
-layer ``k`` (1-based) runs step ``t`` of sample ``s`` on Lava step ``s*period + 1 + k + t``; a
-recurrent ``Dense`` delivers the previous step's output, exactly as the simulator does. Off
+layer ``k`` (1-based) runs step ``t`` of sample ``s`` on Lava step ``s*period + 1 + h_k + t``,
+``h_k`` the synapse processes up to layer ``k`` (``k`` without pooling stages,
+:func:`.synapses.hops`); a recurrent ``Dense`` delivers the previous step's output, exactly as the simulator does. Off
 the window, layers reset (classification: ``period = T + 1``, one silent gap step per sample) or
 hold their state (the closed loop of :class:`LavaSession`: ``period = window + layers``, so the
 last layer has finished an environment step before the host sends the next input).
@@ -29,6 +31,7 @@ from modspike.registry import require
 from .cells import native
 from .cells.lif import dense_mantissas
 from .support import import_lava
+from .synapses import GRADED_MAX, Delivery, connect, hops
 
 PRECISIONS = {"fixed": "fixed_pt", "float": "floating_pt"}
 
@@ -55,11 +58,11 @@ def _step_layer(layer, fixed: bool, period: int, window: int, first: int, reset:
         reset=reset,
         modulated=mod,
     )
-    if fixed:  # the StepLayer applies the shifts itself: Dense delivers mantissa . x
+    if fixed:  # the StepLayer applies the shifts itself: its synapse delivers mantissa . x
         rec = None if layer.recurrent is None else dense_mantissas(layer.recurrent.fixed)
-        return cell, dense_mantissas(layer.synapse.fixed), -1, rec
+        return cell, Delivery(shift=0), rec
     rec = None if layer.recurrent is None else np.asarray(layer.recurrent.weight, np.float64)
-    return cell, np.asarray(layer.synapse.weight, dtype=np.float64), 0, rec
+    return cell, Delivery(), rec
 
 
 class LavaGraph:
@@ -67,7 +70,9 @@ class LavaGraph:
 
     ``columns``: length of the source ring buffers (every sample back to back, or one period for
     a closed loop). ``count_samples``: attach a :class:`CountSink` per layer for that many
-    samples. ``record``: attach raster sinks of ``columns`` steps.
+    samples. ``record``: attach raster sinks of ``columns`` steps. ``input_max``: a bound of a
+    graded input's magnitude (default: the 24-bit state range), for the 24-bit analysis of Lava's
+    Conv (:mod:`modspike.hw.lava.synapses`).
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class LavaGraph:
         graded_input: bool = False,
         count_samples: int | None = None,
         record: bool = False,
+        input_max: float | None = None,
     ):
         import_lava()
         from lava.proc.dense.process import Dense
@@ -102,9 +108,12 @@ class LavaGraph:
         dtype = np.int32 if fixed else np.float64
         self.source = Source(data=np.zeros((n_in, columns), dtype=dtype))
         self.layers: list[_Layer] = []
+        self.offsets = hops(net)  # layer k runs on Lava step s*period + 1 + offsets[k] + t
+        self.synapse_processes: list[list[str]] = []
         prev_port, prev_graded = self.source.s_out, graded_input
+        x_max = (GRADED_MAX if input_max is None else float(input_max)) if graded_input else 1.0
         for k, layer in enumerate(net.layers, start=1):
-            first = 1 + k
+            first = 1 + self.offsets[k - 1]
             mapping = native(layer.cell.kind, layer, fixed)
             if mapping is not None:
                 if not reset:
@@ -116,23 +125,29 @@ class LavaGraph:
                     raise HardwareError(
                         f"layer {k}: {layer.cell.kind.name} layers take no modulation signal"
                     )
-                cell, weights, w_exp = mapping[0 if fixed else 1](layer, period, first)
+                cell, delivery = mapping[0 if fixed else 1](layer, period, first)
                 rec_w = None
             else:
                 if modulated:
                     require(layer.cell.kind, "modulation", f"layer {k} on a modulated graph")
-                cell, weights, w_exp, rec_w = _step_layer(
+                cell, delivery, rec_w = _step_layer(
                     layer, fixed, period, window, first, reset, modulated
                 )
             if rec_w is not None:
                 rec = Dense(weights=rec_w, weight_exp=-1 if fixed else 0, num_message_bits=24)
                 cell.s_out.connect(rec.s_in)
                 rec.a_out.connect(cell.r_in)
-            dense = Dense(
-                weights=weights, weight_exp=w_exp, num_message_bits=24 if prev_graded else 0
+            links = connect(
+                prev_port,
+                layer.in_shape,
+                layer.synapse,
+                cell.a_in,
+                delivery,
+                fixed=fixed,
+                graded=prev_graded,
+                x_max=x_max,
             )
-            prev_port.connect(dense.s_in)
-            dense.a_out.connect(cell.a_in)
+            self.synapse_processes.append([link.process for link in links])
             mod = None
             if modulated:
                 mod = Source(data=np.zeros((3, layer.n, columns), dtype=dtype))
@@ -150,6 +165,7 @@ class LavaGraph:
             self.layers.append(_Layer(cell, sink, counter, mod))
             prev_port = cell.s_out
             prev_graded = layer.cell.kind.output.value == "graded"
+            x_max = GRADED_MAX if prev_graded else 1.0
         from lava.magma.core.run_configs import Loihi2SimCfg
 
         self.run_cfg = Loihi2SimCfg(select_tag=PRECISIONS[precision])
@@ -205,8 +221,8 @@ def run_lava(
     spikes = spikes.reshape(steps, batch, -1)
     if spikes.shape[2] != net.n_in:
         raise HardwareError(f"input spikes must have {net.n_in} channels, got {spikes.shape[2]}")
-    period, n_layers = steps + 1, len(net.layers)
-    total = batch * period + n_layers
+    period, offsets = steps + 1, hops(net)
+    total = batch * period + offsets[-1]
     modulated = modulation is not None and any(m is not None for m in modulation)
     graph = LavaGraph(
         net,
@@ -218,15 +234,18 @@ def run_lava(
         graded_input=bool(np.any((spikes != 0) & (spikes != 1))),
         count_samples=batch,
         record=record,
+        input_max=float(np.abs(spikes).max(initial=0)),
     )
     # column c is sent on Lava step c + 1; layer k reads its input (through a Dense) and its
-    # modulation (directly) on step s*period + 1 + k + t, i.e. modulation column s*period + t + k
+    # modulation (directly) on step s*period + 1 + h_k + t, i.e. modulation column s*period + t + h_k
     data = _to_columns(spikes, period, 0, total)
     graph.source.data.init = data.astype(graph.source.data.init.dtype)
+    n_layers = len(net.layers)
     for k, (layer, mod) in enumerate(zip(graph.layers, modulation or [None] * n_layers), 1):
         if modulated:
             if mod is not None:
-                m = _to_columns(np.stack([np.asarray(f) for f in mod], axis=2), period, k, total)
+                off = offsets[k - 1]
+                m = _to_columns(np.stack([np.asarray(f) for f in mod], axis=2), period, off, total)
             else:  # identity: gain 1, no offsets
                 m = np.zeros(layer.mod.data.shape)
                 m[0] = 1.0 if precision == "float" else 2.0 ** -net.layers[k - 1].cell.fixed.out_exp
@@ -236,6 +255,7 @@ def run_lava(
         "period": period,
         "lava_steps": total,
         "select_tag": PRECISIONS[precision],
+        "synapse_processes": graph.synapse_processes,
     }
     seconds = 0.0
     try:
@@ -254,9 +274,9 @@ def run_lava(
     finally:
         graph.stop()
     rasters = None
-    if recorded is not None:  # layer k's step t of sample s lands in column s*period + t + k
+    if recorded is not None:  # layer k's step t of sample s lands in column s*period + t + hops
         rasters = [
-            _from_columns(rec, steps, batch, period, k) for k, rec in enumerate(recorded, start=1)
+            _from_columns(rec, steps, batch, period, off) for off, rec in zip(offsets, recorded)
         ]
     config["seconds_per_step"] = seconds / max(total - 1, 1)
     return rasters, totals, events, seconds, config

@@ -7,6 +7,7 @@ import numpy as np
 from modspike.network import Network
 
 from .graph import LavaGraph
+from .synapses import hops
 
 
 class LavaSession:
@@ -22,7 +23,8 @@ class LavaSession:
         self, net: Network, window: int, precision: str = "fixed", graded_input: bool = True
     ):
         self.window = window
-        self.n_layers = len(net.layers)
+        self.offsets = hops(net)  # each layer's delay: its synapse processes so far
+        self.n_layers = self.offsets[-1]
         self.period = window + self.n_layers
         self.graph = LavaGraph(
             net,
@@ -58,7 +60,8 @@ class LavaSession:
         self._set(self.graph.source.data, data)
         for k, (layer, mod) in enumerate(zip(self.graph.layers, modulation), start=1):
             m = np.zeros((3, len(mod[0]), p))
-            m[:, :, k : k + w] = np.stack([np.asarray(f) for f in mod])[:, :, None]
+            off = self.offsets[k - 1]
+            m[:, :, off : off + w] = np.stack([np.asarray(f) for f in mod])[:, :, None]
             self._set(layer.mod.data, m)
         self.graph.run(p)
         rec = np.asarray(self.graph.layers[-1].sink.data.get())

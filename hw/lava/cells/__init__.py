@@ -1,8 +1,9 @@
 """Cell kinds that Lava runs with a neuron of its own, by kind name: ``(fixed, floating)``
-builders, each ``(layer, period, offset) -> (process, Dense weights, Dense weight_exp)``, and a
-check ``fits(layer, fixed)`` of whether the layer's arithmetic is that neuron's. Every other kind
-with a step, and every layer that does not fit (another tool's reset or firing rule, a CubaLIF
-synapse bias), runs in modspike's generic ``StepLayer`` (hw/lava/procs)."""
+builders, each ``(layer, period, offset) -> (process, Delivery)`` (what its synapse process
+must deliver, :mod:`modspike.hw.lava.synapses`), and a check ``fits(layer, fixed)`` of whether
+the layer's arithmetic is that neuron's. Every other kind with a step, and every layer that does
+not fit (another tool's reset or firing rule, a CubaLIF synapse bias, a recurrence), runs in
+modspike's generic ``StepLayer`` (hw/lava/procs)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """The LIF family on Lava's own neuron, ``LIFReset`` (nir-lava.md §1.6).
 
-fixed_pt: the integer parameters as they are (``du``, ``dv``, ``vth``, bias); the Dense shifts
-left by the layer's synaptic shift. floating_pt: Lava's float LIF ``u = u*(1-du) + a``,
-``v = v*(1-dv) + u + bias`` maps a NIR LIF ``v = beta*v + gain*(W s + b) + leak`` to ``du = 1``,
-``dv = 1 - beta``, ``bias = gain*b + leak`` and Dense weights ``gain*W``; a CubaLIF to
-``du = 1 - alpha`` and weights ``gain*gain_syn*W``.
+fixed_pt: the integer parameters as they are (``du``, ``dv``, ``vth``, bias); the synapse
+process shifts left by the layer's synaptic shift. floating_pt: Lava's float LIF
+``u = u*(1-du) + a``, ``v = v*(1-dv) + u + bias`` maps a NIR LIF ``v = beta*v + gain*(W s + b) +
+leak`` to ``du = 1``, ``dv = 1 - beta``, ``bias = gain*b + leak`` and synaptic weights
+``gain*W``; a CubaLIF to ``du = 1 - alpha`` and weights ``gain*gain_syn*W``. Each builder returns
+the process and the :class:`~modspike.hw.lava.synapses.Delivery` its synapse must provide
+(:mod:`modspike.hw.lava.synapses` builds the Dense or Conv).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import numpy as np
 
 from modspike.errors import HardwareError
 from modspike.step import fixed_shifts
+
+from ..synapses import Delivery
 
 
 def dense_mantissas(fixed_weights) -> np.ndarray:
@@ -55,7 +59,7 @@ def _no_recurrence(layer) -> None:
 
 
 def fixed(layer, period: int, offset: int):
-    """``(LIFReset process, Dense weights, Dense weight_exp)`` of a quantised LIF / CubaLIF."""
+    """``(LIFReset process, Delivery)`` of a quantised LIF / CubaLIF."""
     from lava.proc.lif.process import LIFReset
 
     _no_recurrence(layer)
@@ -79,13 +83,11 @@ def fixed(layer, period: int, offset: int):
         reset_offset=offset % period,
     )
     shift, _ = fixed_shifts(layer)
-    # 2q << (shift - 1) == q << shift, or (2q) >> 1 for shift 0
-    weight_exp = uniform_shift(shift, f"layer {layer.name}") - 1
-    return cell, dense_mantissas(layer.synapse.fixed), weight_exp
+    return cell, Delivery(shift=uniform_shift(shift, f"layer {layer.name}"))
 
 
 def floating(layer, period: int, offset: int):
-    """``(LIFReset process, Dense weights, 0)`` of a float LIF / CubaLIF."""
+    """``(LIFReset process, Delivery)`` of a float LIF / CubaLIF."""
     from lava.proc.lif.process import LIFReset
 
     _no_recurrence(layer)
@@ -94,6 +96,8 @@ def floating(layer, period: int, offset: int):
         raise HardwareError(f"{layer.name}: Lava's LIF resets to 0; v_reset must be 0")
     n = layer.n
     b = np.zeros(n) if layer.synapse.bias is None else np.asarray(layer.synapse.bias)
+    if b.shape[0] != n:  # a convolution's bias: one per channel
+        b = np.repeat(b, n // b.shape[0])
     gain = np.asarray(p.gain, dtype=np.float64)
     alpha = getattr(p, "alpha", None)
     if alpha is None:
@@ -113,4 +117,4 @@ def floating(layer, period: int, offset: int):
         reset_interval=period,
         reset_offset=offset % period,
     )
-    return cell, scale[:, None] * np.asarray(layer.synapse.weight, dtype=np.float64), 0
+    return cell, Delivery(scale=np.broadcast_to(scale, (n,)).astype(np.float64))

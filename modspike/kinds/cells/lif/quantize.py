@@ -91,7 +91,7 @@ def quantize_rule(cell, synapse, recurrent, synapse_bias, fmt, rule: SpikeRule |
     """:func:`quantize` with the layer's spike rule (None: Lava's LIF)."""
     _plain_dynamics(cell)
     n = cell.n
-    e_in = synapse.exponent + synapse.input_exponent
+    e_in = synapse.neuron_exponent(n) + synapse.input_exponent  # per channel -> per neuron
     e_v = e_in if recurrent is None else np.minimum(e_in, recurrent.exponent)
     thr = per_neuron(cell.params.threshold, n, "threshold")
     if np.any(thr < 0):

@@ -20,8 +20,8 @@ def write(synapse, meta: dict) -> nir.NIRNode:
     return nir.Affine(weight=w, bias=np.asarray(synapse.bias, dtype=np.float32), metadata=meta)
 
 
-def read(node, name: str) -> tuple[np.ndarray, np.ndarray | None, dict]:
-    """``(weight (n_out, n_in), bias or None, attrs)``."""
+def read(node, name: str, in_shape=None) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """``(weight (n_out, n_in), bias or None, attrs)`` (a dense synapse flattens any input)."""
     w = array(node, "weight", name)
     if w.ndim != 2:
         raise NIRError(f"{name}: weight must be a matrix, got shape {w.shape}")
