@@ -46,9 +46,13 @@ class ModelConfig:
     hs0: str = "1.0"  # mSRC/BSRC: h_s0 init, a value or LO:HI (uniform)
     learn_hs0: bool = True
     cell_options: dict = field(default_factory=dict)  # constants overriding the defaults
+    heterogeneous: str | None = None  # per-neuron parameters (modspike.kinds.heterogeneity)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if out["heterogeneous"] is None:  # homogeneous configs keep their earlier on-disk form
+            del out["heterogeneous"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:

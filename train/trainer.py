@@ -48,6 +48,7 @@ class TrainConfig:
     limit: int | None = None  # use only the first N training samples (quick checks)
     qat: bool = False  # quantisation-aware training on the export grid (train/qat.py)
     warmup_steps: int = 0  # cells.md 6: VAA* warm-up before training (BRC, nBRC, SRC family)
+    heterogeneous: str | None = None  # per-neuron cell parameters (modspike.kinds.heterogeneity)
 
     def validate(self) -> None:
         """Every field's type and range (``modspike.validate``), before any data is loaded."""
@@ -87,6 +88,12 @@ class TrainConfig:
             raise ConfigError("--device cuda asked for, but torch sees no CUDA device here")
         if self.device not in ("cpu",) and not self.device.startswith("cuda"):
             raise ConfigError(f"unknown device {self.device!r}; use cpu or cuda[:N]")
+        if self.heterogeneous is not None:
+            from modspike.kinds import heterogeneity
+
+            if is_ann(self.cell):
+                raise ConfigError("--heterogeneous applies to spiking cells, not to the ANN")
+            heterogeneity.check(heterogeneity.parse(self.heterogeneous), registry.cell(self.cell))
         try:
             from modspike.kinds.cells.msrc.float_step import parse_hs0_init
 
@@ -109,6 +116,7 @@ class TrainConfig:
             detach_rec=not self.keep_state_grad,
             hs0=str(self.hs0),
             learn_hs0=not self.fix_hs0,
+            heterogeneous=self.heterogeneous,
         )
 
 

@@ -28,4 +28,5 @@ CUBALIF = CellKind(
     nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),
     memory=MEMORY,
     description="current-based LIF (Lava's bit-accurate LIF with a current decay du)",
+    heterogeneous=("tau", "beta", "tau_syn", "alpha", "threshold"),
 )

@@ -35,4 +35,5 @@ LIF = CellKind(
     nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS),
     memory=MEMORY,
     description="leaky integrate-and-fire (Lava's bit-accurate LIF in fixed point)",
+    heterogeneous=("tau", "beta", "threshold"),
 )
