@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import nir
@@ -22,7 +23,12 @@ import numpy as np
 from modspike import registry
 from modspike.errors import ModspikeError, NIRError, QuantizationError
 from modspike.fixedpoint import FORMAT_VERSION, WeightFormat, weights_from_grid
-from modspike.kinds.nir_schema import DEFAULT_DT, GRAPH_SCHEMA, schema_version
+from modspike.kinds.nir_schema import (
+    DEFAULT_DT,
+    EXTENSIONS,
+    PLASTIC_GRAPH_SCHEMA,
+    schema_version,
+)
 from modspike.kinds.nir_values import modspike_meta
 from modspike.network import (
     Cell,
@@ -121,7 +127,7 @@ def _synapse(node, name: str, in_shape: tuple[int, ...]) -> Synapse:
             f" {', '.join(k.name for k in registry.synapses())} synapses -> neurons)"
         )
     weight, bias, attrs = kind.read_nir(node, name)
-    synapse = Synapse(kind, weight, bias, attrs)
+    synapse = Synapse(kind, weight, bias, attrs, plasticity=_plasticity(node, name))
     try:
         kind.out_shape(synapse, in_shape)
     except ModspikeError:
@@ -130,6 +136,27 @@ def _synapse(node, name: str, in_shape: tuple[int, ...]) -> Synapse:
             f" {int(np.prod(in_shape))} (mismatched shapes)"
         ) from None
     return synapse
+
+
+def _plasticity(node, name: str):
+    """The synapse's learning rule (modspike's NIR extension, ``docs/plasticity.md``) or None."""
+    text = modspike_meta(node).get("plasticity")
+    if text is None:
+        return None
+    from modspike.plasticity.spec import Plasticity
+
+    try:
+        return Plasticity.from_json(text)
+    except ModspikeError as exc:
+        raise NIRError(f"{name}: {exc}") from None
+
+
+def _requires(gmeta: dict) -> None:
+    """Refuse a file that needs an extension this reader does not know."""
+    text = _decoded(gmeta.get("requires", ""))
+    for need in filter(None, (s.strip() for s in str(text).split(","))):
+        if need not in EXTENSIONS:
+            raise NIRError(f"the file needs modspike extension {need!r}; upgrade modspike")
 
 
 def _int_scalar(value, name: str) -> int:
@@ -146,8 +173,14 @@ def _fixed_weights(synapse: Synapse, node, name: str, fmt: WeightFormat, in_exp)
     meta = modspike_meta(node)
     if "exponent" not in meta:
         raise NIRError(f"{name}: quantised graph without fixed-point metadata")
-    q = weights_from_grid(synapse.weight, meta["exponent"], fmt, name)
     in_exp = _int_scalar(meta.get("input_exponent", in_exp), name)
+    if synapse.plasticity is not None:  # the learning engine's grid (9-bit mantissas)
+        from modspike.plasticity.spec import engine_weights_from_grid
+
+        q = engine_weights_from_grid(synapse.weight, meta["exponent"], synapse.plasticity, name)
+        exponent = np.broadcast_to(np.asarray(meta["exponent"]).reshape(-1), (q.shape[0],))
+        return FixedWeights(q, exponent.astype(np.int64), in_exp)
+    q = weights_from_grid(synapse.weight, meta["exponent"], fmt, name)
     return FixedWeights(q.mantissa, q.exponent, in_exp)
 
 
@@ -167,7 +200,7 @@ def _quantized_layer(layer: Layer, nodes: dict, names, fixed_dict, fmt, in_exp) 
     synapse = layer.synapse
     out = Layer(
         layer.name,
-        Synapse(synapse.kind, synapse.weight, synapse.bias, synapse.attrs, syn_fixed),
+        replace(synapse, fixed=syn_fixed),
         Cell(kind, layer.cell.params, layer.cell.constants, cell_fixed),
         rec,
         layer.in_shape,
@@ -191,7 +224,8 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Network:
     carries modspike's fixed-point metadata)."""
     gmeta = modspike_meta(graph)
     if gmeta:
-        schema_version(gmeta.get("schema"), GRAPH_SCHEMA, "graph")
+        schema_version(gmeta.get("schema"), PLASTIC_GRAPH_SCHEMA, "graph")
+        _requires(gmeta)
         schema_version(gmeta.get("format", FORMAT_VERSION), FORMAT_VERSION, "fixed-point format")
     dt_value, dt_source, notes = resolve_dt(graph, dt)
     nodes, edges = inline_subgraphs(graph.nodes, graph.edges)
@@ -218,6 +252,8 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Network:
             i += 1
             continue
         synapse = _synapse(node, name, shape)
+        if i + 1 == len(path) and synapse.plasticity is not None:
+            raise NIRError(f"{name}: a plastic readout (plasticity needs spiking post neurons)")
         if i + 1 == len(path):
             if quantized:
                 fixed = _fixed_weights(synapse, node, name, fmt, in_exp)
@@ -249,7 +285,7 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Network:
     info = _graph_info(gmeta)
     extra = info.get("info") if isinstance(info.get("info"), dict) else {}
     summed = _decoded(gmeta.get("readout")) == "sum_over_time"
-    return Network(
+    net = Network(
         input_shape=input_shape,
         layers=tuple(layers),
         readout=None
@@ -269,6 +305,18 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Network:
             notes=tuple(notes),
         ),
     )
+    _check_plastic(net)
+    return net
+
+
+def _check_plastic(net: Network) -> None:
+    from modspike.plasticity.spec import check_learnable, plastic_layers
+
+    for k in plastic_layers(net):
+        try:
+            check_learnable(net, k)
+        except ModspikeError as exc:
+            raise NIRError(str(exc)) from None
 
 
 def import_nir(path: str | Path, dt: float | None = None) -> Network:
