@@ -2,7 +2,7 @@
 :class:`~modspike.network.Synapse`, a registry of rule kinds, and the checks that a layer can learn.
 
 A plastic synapse learns on the device with one of the registered rule kinds
-(:data:`RULE_KINDS`: ``stdp``, ``rstdp``), whose parameters are those of
+(:data:`RULE_REGISTRY`: ``stdp``, ``rstdp``), whose parameters are those of
 :func:`modspike.plasticity.rules.stdp` / :func:`~modspike.plasticity.rules.rstdp` (Lava's
 ``STDPLoihi`` / ``RewardModulatedSTDP``), defaults filled in. A quantised plastic layer keeps its
 weights on the learning engine's grid (:func:`engine_grid`): the engine's integers ``2 q`` at
@@ -53,7 +53,7 @@ def _rstdp(**params) -> LearningRule:
     return build_rule("rstdp", **params)
 
 
-RULE_KINDS: dict[str, RuleKind] = {
+RULE_REGISTRY: dict[str, RuleKind] = {
     "stdp": RuleKind(
         "stdp",
         _stdp,
@@ -97,9 +97,9 @@ RULE_KINDS: dict[str, RuleKind] = {
 
 
 def rule_kind(name: str) -> RuleKind:
-    if name not in RULE_KINDS:
-        raise PlasticityError(f"unknown learning rule {name!r}; known: {', '.join(RULE_KINDS)}")
-    return RULE_KINDS[name]
+    if name not in RULE_REGISTRY:
+        raise PlasticityError(f"unknown learning rule {name!r}; known: {', '.join(RULE_REGISTRY)}")
+    return RULE_REGISTRY[name]
 
 
 @dataclass(frozen=True, eq=False)
