@@ -27,7 +27,7 @@ from modspike.network import Network
 from modspike.registry import require
 
 from .cells import native
-from .cells.lif import dense_mantissas
+from .cells.lif import dense_bits, dense_mantissas, dense_weights
 from .support import import_lava
 
 PRECISIONS = {"fixed": "fixed_pt", "float": "floating_pt"}
@@ -57,7 +57,8 @@ def _step_layer(layer, fixed: bool, period: int, window: int, first: int, reset:
     )
     if fixed:  # the StepLayer applies the shifts itself: Dense delivers mantissa . x
         rec = None if layer.recurrent is None else dense_mantissas(layer.recurrent.fixed)
-        return cell, dense_mantissas(layer.synapse.fixed), -1, rec
+        weights, weight_exp = dense_weights(layer.synapse.fixed, 0)
+        return cell, weights, weight_exp, rec
     rec = None if layer.recurrent is None else np.asarray(layer.recurrent.weight, np.float64)
     return cell, np.asarray(layer.synapse.weight, dtype=np.float64), 0, rec
 
@@ -128,8 +129,12 @@ class LavaGraph:
                 rec = Dense(weights=rec_w, weight_exp=-1 if fixed else 0, num_message_bits=24)
                 cell.s_out.connect(rec.s_in)
                 rec.a_out.connect(cell.r_in)
+            bits = {"num_weight_bits": dense_bits(weights)} if fixed else {}
             dense = Dense(
-                weights=weights, weight_exp=w_exp, num_message_bits=24 if prev_graded else 0
+                weights=weights,
+                weight_exp=w_exp,
+                num_message_bits=24 if prev_graded else 0,
+                **bits,  # leaves a learned layer's 9-bit weights untruncated
             )
             prev_port.connect(dense.s_in)
             dense.a_out.connect(cell.a_in)

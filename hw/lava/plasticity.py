@@ -231,7 +231,9 @@ class LavaLearner:
     period per Lava ``run`` call. Use as a context manager (the runtime is always stopped).
     """
 
-    def __init__(self, net, inputs: np.ndarray, timing, total: int, record: bool = False):
+    def __init__(
+        self, net, inputs: np.ndarray, timing, total: int, noise=None, record: bool = False
+    ):
         import_lava()
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.io.sink import RingBuffer as Sink
@@ -301,6 +303,10 @@ class LavaLearner:
         self.dense.a_out.connect(post.a_in)
         self.sink = Sink(shape=(n_post,), buffer=P)
         post.s_out.connect(self.sink.a_in)
+        if noise is not None:  # the host's exploration drive, step by step (summed on a_in)
+            extra = np.asarray(noise, dtype=np.int64)[: self.total].T.astype(np.int32)
+            self.noise = Source(data=np.ascontiguousarray(extra))
+            self.noise.s_out.connect(post.a_in)
         self.post, self.root, self.n_post = post, root, n_post
         self.run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
         self.third = np.zeros(n_post, dtype=np.int64)

@@ -165,9 +165,12 @@ def pre_trains(
 
 
 class _Learner:
-    """What both learners share: the reward schedule and the per-sample bookkeeping."""
+    """What both learners share: the reward schedule and the per-sample bookkeeping.
 
-    def __init__(self, net: Network, pre: np.ndarray, timing: Timing, total: int):
+    ``noise`` ``(total, n_post)``: an extra drive of the post cells on each step (integers in
+    drive units; exploration noise the host draws once), or None."""
+
+    def __init__(self, net: Network, pre: np.ndarray, timing: Timing, total: int, noise=None):
         self.k = plastic_index(net)
         self.net, self.timing, self.total = net, timing, total
         layer = net.layers[self.k]
@@ -177,6 +180,9 @@ class _Learner:
         if pre.shape[0] < total or pre.shape[1] != self.n_pre:
             raise PlasticityError(f"pre spikes cover {pre.shape}, need ({total}, {self.n_pre})")
         self.pre = pre
+        if noise is not None and (np.shape(noise)[0] < total or np.shape(noise)[1] != self.n_post):
+            raise PlasticityError(f"noise must have shape ({total}, {self.n_post})")
+        self.noise = None if noise is None else np.asarray(noise, dtype=np.int64)
         self.t = 0
         self.reward = np.zeros(self.n_post)
         self.reward_steps: tuple[int, int] = (0, 0)
@@ -199,9 +205,17 @@ class SimLearner(_Learner):
     """
 
     def __init__(
-        self, net: Network, pre: np.ndarray, timing: Timing, total: int, *, record=False, count=True
+        self,
+        net: Network,
+        pre: np.ndarray,
+        timing: Timing,
+        total: int,
+        *,
+        noise=None,
+        record=False,
+        count=True,
     ):
-        super().__init__(net, pre, timing, total)
+        super().__init__(net, pre, timing, total, noise)
         layer, p = self.layer, self.plasticity
         self.params = p.engine(0)
         self.streams = random_streams(self.params.rule, total)
@@ -232,6 +246,8 @@ class SimLearner(_Learner):
         while self.t < until:
             tau = self.t + 1
             a = self.state.a_buff[np.newaxis, :] + self.bias[np.newaxis, :]
+            if self.noise is not None:
+                a = a + self.noise[tau - 1][np.newaxis, :]
             spikes, self.cell_state = self.cell_step(a, self.cell_state, self.cell_params)
             post = spikes[0].astype(bool)
             y = None
@@ -262,8 +278,8 @@ class FloatLearner(_Learner):
     """Online learning in float torch: the float static layers (their spikes), the float post cell
     on the engine grid's unit, the float rule (:mod:`.float_rules`, no stochastic rounding)."""
 
-    def __init__(self, net: Network, pre: np.ndarray, timing: Timing, total: int):
-        super().__init__(net, pre, timing, total)
+    def __init__(self, net: Network, pre: np.ndarray, timing: Timing, total: int, noise=None):
+        super().__init__(net, pre, timing, total, noise)
         layer, p = self.layer, self.plasticity
         self.params = p.engine(0)
         fixed = layer.synapse.fixed
@@ -289,6 +305,8 @@ class FloatLearner(_Learner):
             self.bias = torch.as_tensor(np.asarray(bias), dtype=torch.float64)
         self.y1 = torch.zeros(self.n_post, dtype=torch.float64)
         self.trace = p.post_trace
+        fixed_cell = layer.cell.fixed
+        self.drive_unit = np.exp2(kind.fixed.drive_exponent(fixed_cell).astype(np.float64))
 
     @property
     def weights(self) -> np.ndarray:
@@ -300,6 +318,8 @@ class FloatLearner(_Learner):
             while self.t < until:
                 tau = self.t + 1
                 a = self.state.a_buff * self.unit + self.bias
+                if self.noise is not None:  # integer drive units of the quantised cell
+                    a = a + torch.as_tensor(self.noise[tau - 1] * self.drive_unit)
                 spikes, self.cell_state = self.cell_step(
                     a[None], self.cell_state, self.cell_params, self.constants
                 )

@@ -353,28 +353,39 @@ def network_schema(net: Network) -> str:
     return PLASTIC_NETWORK_SCHEMA if plastic_layers(net) else NETWORK_SCHEMA
 
 
-def readout_as_layer(net: Network, beta: float = 1.0, threshold: float = 1.0) -> Network:
-    """A float network whose readout becomes a layer of LIF neurons (the readout weights feed
-    them, no bias): the spiking output layer a plastic synapse needs (the class is the neuron with
-    the most spikes). ``beta = 1`` integrates without leak, as the summed readout does."""
+def readout_as_layer(
+    net: Network, beta: float = 0.95, threshold: float = 1.0, bias: float = 0.0
+) -> Network:
+    """The network with its readout turned into a layer of LIF neurons (the readout weights feed
+    them, plus a constant drive ``bias``): the spiking output layer a plastic synapse needs (the
+    class is the neuron with the most spikes). A quantised network keeps the readout's mantissas
+    and quantises the new cells on their unit."""
     from modspike import registry
     from modspike.network import Cell, Synapse
 
     if net.readout is None:
         raise PlasticityError("the network has no readout to turn into spiking neurons")
-    if net.quantized:
-        raise PlasticityError("turn the readout into a layer before quantising")
     lif = registry.cell("lif")
     syn = net.readout.synapse
     n = syn.n_out
     params = lif.float_params(
         np.full(n, float(beta)), np.full(n, float(threshold)), np.ones(n), np.zeros(n), np.zeros(n)
     )
+    cell = Cell(lif, params)
+    b = np.full(n, float(bias)) if bias else None
+    if net.quantized:  # the readout's mantissas as they are; the LIF quantised on their unit
+        from modspike.fixedpoint import SRCFormat
+
+        fixed = lif.quant.quantize(cell, syn.fixed, None, b, net.weight_format, SRCFormat())
+        cell = Cell(lif, params, None, fixed)
+        if b is not None:  # the bias on the grid, as quantisation snaps it
+            unit = np.exp2(lif.fixed.drive_exponent(fixed).astype(np.float64))
+            b = fixed.input_bias * unit
     last = net.layers[-1]
     layer = Layer(
         f"layer{len(net.layers)}",
-        Synapse(syn.kind, syn.weight, None, syn.attrs),
-        Cell(lif, params),
+        Synapse(syn.kind, syn.weight, b, syn.attrs, syn.fixed),
+        cell,
         None,
         tuple(last.out_shape),
         (n,),

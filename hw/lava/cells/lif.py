@@ -21,6 +21,27 @@ def dense_mantissas(fixed_weights) -> np.ndarray:
     return 2 * np.asarray(fixed_weights.mantissa, dtype=np.int64)
 
 
+def dense_weights(fixed_weights, shift: int) -> tuple[np.ndarray, int]:
+    """``(Dense weights, weight_exp)`` delivering ``mantissa . x << shift`` exactly: ``2q`` at
+    ``shift - 1`` for 8-bit mantissas (as :func:`dense_mantissas`); a plastic layer's learned
+    9-bit mantissas (-256..255) as they are at ``shift``, with :func:`dense_bits` keeping Lava from
+    truncating them."""
+    q = np.asarray(fixed_weights.mantissa, dtype=np.int64)
+    if q.size == 0 or np.abs(q).max() <= 127:
+        return 2 * q, int(shift) - 1
+    if shift < 0:
+        raise HardwareError("9-bit weights need a non-negative synaptic shift on Lava")
+    return q, int(shift)
+
+
+def dense_bits(weights: np.ndarray) -> int:
+    """Lava's ``num_weight_bits`` that leaves ``weights`` untruncated: 9 for mixed signs (Lava
+    drops ``8 - bits + 1`` low bits of mixed-sign weights), 8 otherwise; a no-op for the even
+    ``2q`` weights of an 8-bit layer."""
+    w = np.asarray(weights)
+    return 9 if w.size and w.min() < 0 < w.max() else 8
+
+
 def uniform_shift(shift: np.ndarray, what: str) -> int:
     values = np.unique(np.asarray(shift))
     if values.size != 1:
@@ -67,8 +88,10 @@ def fixed(layer, period: int, offset: int):
     cell = LIFReset(**fixed_kwargs(layer), reset_interval=period, reset_offset=offset % period)
     shift, _ = fixed_shifts(layer)
     # 2q << (shift - 1) == q << shift, or (2q) >> 1 for shift 0
-    weight_exp = uniform_shift(shift, f"layer {layer.name}") - 1
-    return cell, dense_mantissas(layer.synapse.fixed), weight_exp
+    weights, weight_exp = dense_weights(
+        layer.synapse.fixed, uniform_shift(shift, f"layer {layer.name}")
+    )
+    return cell, weights, weight_exp
 
 
 def floating(layer, period: int, offset: int):
