@@ -232,7 +232,7 @@ class LavaLearner:
     """
 
     def __init__(
-        self, net, inputs: np.ndarray, timing, total: int, noise=None, record: bool = False
+        self, net, inputs: np.ndarray | None, timing, total, noise=None, record: bool = False
     ):
         import_lava()
         from lava.magma.core.run_configs import Loihi2SimCfg
@@ -257,12 +257,16 @@ class LavaLearner:
                 )
         self.timing, self.total, self.t = timing, int(total), 0
         P = timing.period
-        x = np.asarray(inputs)
-        samples = x.shape[1]
-        columns = np.zeros((net.n_in, (samples + 1) * P), dtype=np.int32)
-        block = np.zeros((net.n_in, samples, P), dtype=np.int32)
-        block[:, :, : timing.window] = np.moveaxis(x, (0, 1, 2), (2, 1, 0))
-        columns[:, : samples * P] = block.reshape(net.n_in, samples * P)
+        self.streaming = inputs is None  # one period of columns, rewritten by feed()
+        if self.streaming:
+            columns = np.zeros((net.n_in, P), dtype=np.int32)
+        else:
+            x = np.asarray(inputs)
+            samples = x.shape[1]
+            columns = np.zeros((net.n_in, (samples + 1) * P), dtype=np.int32)
+            block = np.zeros((net.n_in, samples, P), dtype=np.int32)
+            block[:, :, : timing.window] = np.moveaxis(x, (0, 1, 2), (2, 1, 0))
+            columns[:, : samples * P] = block.reshape(net.n_in, samples * P)
         prefix = prefix_network(net, k)
         self.graph = None
         if prefix is not None:
@@ -272,6 +276,7 @@ class LavaLearner:
         else:
             root = Source(data=columns)
             pre_port = root.s_out
+        self.source, self.n_in = root, net.n_in
         layer = net.layers[k]
         p = layer.synapse.plasticity
         self.tmp = tempfile.TemporaryDirectory(prefix="modspike-lava-online-")
@@ -326,6 +331,20 @@ class LavaLearner:
             self.root.stop()  # a no-op when no runtime was started
         finally:
             self.tmp.cleanup()
+
+    def feed(self, s: int, x: np.ndarray) -> None:
+        """Streaming: sample ``s``'s input ``(window, n_in)``, before the run passes
+        ``timing.decide(s - 1)`` (the source holds one period: this sample's columns)."""
+        if not self.streaming:
+            raise PlasticityError("this learner was given all its inputs up front")
+        if self.t > (self.timing.decide(s - 1) if s > 0 else 0):
+            raise PlasticityError(f"sample {s} fed after its first step was run")
+        cols = np.zeros((self.n_in, self.timing.period), dtype=np.int32)
+        cols[:, : self.timing.window] = np.asarray(x, dtype=np.int32).T
+        if self.started:
+            self.source.data.set(cols)
+        else:
+            self.source.data.init = cols
 
     def set_third_factor(self, value: np.ndarray, first: int, last: int) -> None:
         self.third = np.asarray(value, dtype=np.int64)

@@ -128,6 +128,46 @@ def _boot(prog, n_in: int, ops_zeros) -> list:
     return [outputs[K - 1][tau - 1] for tau in range(1, K + 1)]
 
 
+class PreStream:
+    """The plastic connection's input spikes one sample at a time (a closed loop whose next input
+    depends on the last output): the static layers run each sample's ``period`` steps from rest,
+    and ``boot`` holds their spikes before the first reset (steps ``1..K``)."""
+
+    def __init__(self, net: Network, timing: Timing, precision: Precision = Precision.FIXED):
+        k = plastic_index(net)
+        self.net, self.timing, self.precision, self.k = net, timing, precision, k
+        prefix = prefix_network(net, k)
+        self.prog = None if prefix is None else compile(prefix, precision)
+        self.boot = np.zeros((k, net.layers[k].n_in), dtype=np.int8)
+        if self.prog is not None:
+            if precision is Precision.FIXED:
+                rows = _boot(self.prog, net.n_in, lambda n: np.zeros((1, n), int))
+                self.boot = np.stack([np.asarray(b)[0] for b in rows]).astype(np.int8)
+            else:
+                with torch.no_grad():
+                    rows = _boot(self.prog, net.n_in, lambda n: torch.zeros(1, n))
+                self.boot = np.stack([b.numpy()[0] for b in rows]).astype(np.int8)
+
+    def sample(self, x: np.ndarray) -> np.ndarray:
+        """``(period, n_pre)`` spikes for one sample ``x`` ``(window, n_in)``."""
+        x = np.asarray(x)
+        if x.shape != (self.timing.window, self.net.n_in):
+            raise PlasticityError(
+                f"a sample must have shape ({self.timing.window}, {self.net.n_in}), got {x.shape}"
+            )
+        padded = np.zeros((self.timing.period, 1, self.net.n_in))
+        padded[: self.timing.window, 0] = x
+        if self.prog is None:
+            return padded[:, 0].astype(np.int8)
+        if self.precision is Precision.FIXED:
+            out = run(self.prog, padded.astype(np.int64)).records[-1][:, 0]
+        else:
+            with torch.no_grad():
+                t = torch.as_tensor(padded, dtype=torch.float32)
+                out = run(self.prog, t).records[-1][:, 0].numpy()
+        return np.asarray(out).astype(np.int8)
+
+
 def pre_trains(
     net: Network, inputs: np.ndarray, timing: Timing, precision: Precision = Precision.FIXED
 ) -> np.ndarray:
@@ -170,13 +210,22 @@ class _Learner:
     ``noise`` ``(total, n_post)``: an extra drive of the post cells on each step (integers in
     drive units; exploration noise the host draws once), or None."""
 
-    def __init__(self, net: Network, pre: np.ndarray, timing: Timing, total: int, noise=None):
+    precision = Precision.FIXED
+
+    def __init__(
+        self, net: Network, pre: np.ndarray | None, timing: Timing, total: int, noise=None
+    ):
         self.k = plastic_index(net)
         self.net, self.timing, self.total = net, timing, total
         layer = net.layers[self.k]
         self.layer = layer
         self.plasticity = layer.synapse.plasticity
         self.n_post, self.n_pre = layer.synapse.fixed.mantissa.shape
+        self.stream = None
+        if pre is None:  # streaming: samples arrive with feed()
+            self.stream = PreStream(net, timing, self.precision)
+            pre = np.zeros((total, self.n_pre), dtype=np.int8)
+            pre[: min(timing.prefix, total)] = self.stream.boot[: min(timing.prefix, total)]
         if pre.shape[0] < total or pre.shape[1] != self.n_pre:
             raise PlasticityError(f"pre spikes cover {pre.shape}, need ({total}, {self.n_pre})")
         self.pre = pre
@@ -186,6 +235,18 @@ class _Learner:
         self.t = 0
         self.reward = np.zeros(self.n_post)
         self.reward_steps: tuple[int, int] = (0, 0)
+
+    def feed(self, s: int, x: np.ndarray) -> None:
+        """Streaming (``pre=None``): sample ``s``'s input ``(window, n_in)``, given before the
+        learner runs past ``timing.decide(s - 1)``."""
+        if self.stream is None:
+            raise PlasticityError("this learner was given all its input spikes up front")
+        start = self.timing.prefix + s * self.timing.period
+        if self.t >= start + 1:
+            raise PlasticityError(f"sample {s} fed after its first step was run")
+        rows = self.stream.sample(x)
+        stop = min(start + rows.shape[0], self.pre.shape[0])
+        self.pre[start:stop] = rows[: stop - start]
 
     def set_third_factor(self, value: np.ndarray, first: int, last: int) -> None:
         """Post neuron ``i`` receives ``value[i]`` on Lava steps ``first..last``."""
@@ -278,6 +339,8 @@ class FloatLearner(_Learner):
     """Online learning in float torch: the float static layers (their spikes), the float post cell
     on the engine grid's unit, the float rule (:mod:`.float_rules`, no stochastic rounding)."""
 
+    precision = Precision.FLOAT
+
     def __init__(self, net: Network, pre: np.ndarray, timing: Timing, total: int, noise=None):
         super().__init__(net, pre, timing, total, noise)
         layer, p = self.layer, self.plasticity
@@ -292,7 +355,7 @@ class FloatLearner(_Learner):
         )
         kind = layer.cell.kind
         params = type(layer.cell.params)(
-            *(None if v is None else torch.as_tensor(np.asarray(v)) for v in layer.cell.params)
+            *(None if v is None else torch.tensor(np.array(v)) for v in layer.cell.params)
         )
         if kind.floating.prepare is not None:
             params = kind.floating.prepare(params, layer.cell.constants)

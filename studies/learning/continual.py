@@ -205,7 +205,7 @@ def run_task(
         plastic,
         inputs,
         timing,
-        lambda s, counts: third_factor(counts, int(taught[s]), cfg),
+        lambda s, counts, window: third_factor(counts, int(taught[s]), cfg),
         noise=noise,
         progress=progress,
         desc=f"learn ({backend})",

@@ -33,6 +33,7 @@ class OnlineRun:
     totals: dict
     steps: int
     post: np.ndarray | None = None  # (steps, n_post), kept when asked
+    tracked: list | None = None  # (sample, weights) every ``track_every`` samples
 
 
 def make_learner(
@@ -63,31 +64,36 @@ def run_online(
     net: Network,
     inputs: np.ndarray,
     timing: Timing,
-    respond: Callable[[int, np.ndarray], np.ndarray | None],
+    respond: Callable[[int, np.ndarray, np.ndarray], np.ndarray | None],
     noise: np.ndarray | None = None,
     progress: bool = False,
     keep_post: bool = False,
     desc: str = "learn",
+    track_every: int = 0,
 ) -> OnlineRun:
-    """Feed the samples one by one; after each, ``respond(s, counts)`` returns the third factor of
-    every post neuron (or None: nothing) for the ``timing.reward_steps`` steps that follow."""
+    """Feed the samples one by one; after each, ``respond(s, counts, window)`` (the window's post
+    spike counts and raster ``(window, n_post)``) returns the third factor of every post neuron
+    (or None: nothing) for the ``timing.reward_steps`` steps that follow."""
     samples = int(np.shape(inputs)[1])
     total = timing.total(samples)
     learner = make_learner(backend, net, inputs, timing, total, noise)
     n_post = net.layers[-1].n
     counts = np.zeros((samples, n_post), dtype=np.int64)
     third = np.zeros((samples, n_post), dtype=np.int64)
-    posts = []
+    posts, tracked = [], []
     try:
         for s in tqdm(range(samples), desc=desc, unit="sample", disable=not progress):
             post = learner.advance(timing.decide(s))
             posts.append(post)
-            counts[s] = post[-timing.window :].sum(axis=0)
-            answer = respond(s, counts[s])
+            window = post[-timing.window :]
+            counts[s] = window.sum(axis=0)
+            answer = respond(s, counts[s], window)
             if answer is not None:
                 third[s] = np.asarray(answer, dtype=np.int64)
                 d = timing.decide(s)
                 learner.set_third_factor(third[s], d + 1, d + timing.reward_steps)
+            if track_every and (s + 1) % track_every == 0:
+                tracked.append((s + 1, learner.weights))
         posts.append(learner.advance(total))
         weights = learner.weights
     finally:
@@ -98,7 +104,9 @@ def run_online(
     params = net.layers[-1].synapse.plasticity.engine(0)
     pre = pre_trains(net, inputs, timing)[:total]
     totals = count_trains(pre, post, params)
-    return OnlineRun(counts, third, weights, totals, total, post if keep_post else None)
+    return OnlineRun(
+        counts, third, weights, totals, total, post if keep_post else None, tracked or None
+    )
 
 
 def kicks(
