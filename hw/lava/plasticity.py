@@ -292,8 +292,9 @@ class LavaLearner:
         )
         kw = fixed_kwargs(layer)
         n_post = layer.n
-        self.reward = Source(data=np.zeros((n_post, P), dtype=np.int32))
+        self.reward = None  # the third factor's buffer (three-factor rules only)
         if p.three_factor:
+            self.reward = Source(data=np.zeros((n_post, P), dtype=np.int32))
             impulse, decay, _ = p.post_trace
             post = RewardLIF(y1_impulse=impulse, y1_decay=decay, **kw)
             self.reward.s_out.connect(post.a_third_factor_in)
@@ -353,6 +354,8 @@ class LavaLearner:
     def _load_third(self, start: int, stop: int) -> None:
         """The reward buffer for Lava steps ``start..stop`` (at most one period): column
         ``(tau - 1) % period`` holds what post neurons receive on step ``tau``."""
+        if self.reward is None:  # a two-factor rule reads no third factor
+            return
         P = self.timing.period
         want = np.zeros_like(self.buffer)
         first, last = self.third_steps

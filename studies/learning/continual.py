@@ -31,7 +31,7 @@ from modspike.errors import ConfigError
 from modspike.hw.run_artifact import encode_split
 from modspike.network import Network
 from modspike.plasticity.online import Timing
-from modspike.plasticity.spec import Plasticity, attach, readout_as_layer
+from modspike.plasticity.spec import Plasticity, attach, readout_as_layer, rule_kind
 from modspike.step import compile, run
 
 from .loop import kicks, run_online, summary_totals
@@ -193,9 +193,9 @@ def run_task(
         raise ConfigError("the continual task needs a classifier artifact with a readout")
     classifier = spiking_classifier(net, manifest, cfg)
     k = len(classifier.layers) - 1
-    plasticity = Plasticity(rule, {**TASK_RULE, **params})
-    if not plasticity.three_factor:
+    if not rule_kind(rule).three_factor:
         raise ConfigError("the continual task is rewarded: use a three-factor rule (rstdp)")
+    plasticity = Plasticity(rule, {**TASK_RULE, **params})
     plastic = attach(classifier, k, plasticity)
     inputs, original, taught, perm = stream(manifest, cfg)
     timing = Timing(window=inputs.shape[0], period=inputs.shape[0] + k + 1 + cfg.gap, prefix=k)

@@ -21,7 +21,7 @@ import numpy as np
 from modspike.errors import ConfigError
 from modspike.network import Network
 from modspike.plasticity.online import Timing
-from modspike.plasticity.spec import Plasticity, attach
+from modspike.plasticity.spec import Plasticity, attach, rule_kind
 
 from .loop import run_online, summary_totals
 
@@ -87,9 +87,9 @@ def run_task(
 
     cfg = cfg or DistalConfig()
     layer_net = first_layer(net)
-    plasticity = Plasticity(rule, {**TASK_RULE, **params})
-    if not plasticity.three_factor:
+    if not rule_kind(rule).three_factor:
         raise ConfigError("the distal-reward task needs a three-factor rule (rstdp)")
+    plasticity = Plasticity(rule, {**TASK_RULE, **params})
     plastic = attach(layer_net, 0, plasticity)
     rng = np.random.default_rng(cfg.seed)
     inputs = (rng.random((cfg.window, cfg.samples, net.n_in)) < cfg.rate).astype(np.int64)

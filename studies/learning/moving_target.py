@@ -27,7 +27,7 @@ from modspike.errors import ConfigError
 from modspike.fixedpoint import SRCFormat
 from modspike.network import Cell, FixedWeights, Layer, Network, Synapse
 from modspike.plasticity.online import FloatLearner, SimLearner, Timing
-from modspike.plasticity.spec import Plasticity, attach
+from modspike.plasticity.spec import Plasticity, attach, rule_kind
 from modspike.studies.nmd.envs import ACTION_MOVES, MovingTarget, scripted_return
 
 from .loop import kicks, summary_totals
@@ -165,9 +165,9 @@ def run_task(
     from modspike.plasticity.online import with_learned
 
     cfg = cfg or TargetConfig()
-    plasticity = Plasticity(rule, {**TASK_RULE, **params})
-    if not plasticity.three_factor:
+    if not rule_kind(rule).three_factor:
         raise ConfigError("the moving-target task is rewarded: use a three-factor rule (rstdp)")
+    plasticity = Plasticity(rule, {**TASK_RULE, **params})
     plastic = attach(action_network(net), 1, plasticity)
     returns, actions, weights, post, pre = play(backend, plastic, cfg, progress=progress)
     learned = with_learned(plastic, weights)
