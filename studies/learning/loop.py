@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from modspike.errors import ConfigError
 from modspike.network import Network
-from modspike.plasticity.counters import count_trains, total_counts
+from modspike.plasticity.counters import count_trains
 from modspike.plasticity.online import FloatLearner, SimLearner, Timing, pre_trains
 from modspike.step import Precision
 
@@ -135,5 +135,3 @@ def summary_totals(totals: dict) -> dict:
         per_update = energy["total"] / totals["synapse_updates"]
     return {"counts": totals, "energy_pJ": energy, "pJ_per_synaptic_update": per_update}
 
-
-__all__ = ["LEARN_BACKENDS", "OnlineRun", "kicks", "make_learner", "run_online", "total_counts"]
