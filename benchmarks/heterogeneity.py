@@ -263,10 +263,17 @@ def main() -> None:
     }
     out = {
         "setup": {
-            "cell": "lif", "hidden": 64, "epochs": epochs, "seeds": seeds, "lr": 5e-3,
-            "batch": 64, "homogeneous_tau_steps": TAU, "configs": CONFIGS,
+            "cell": "lif",
+            "hidden": 64,
+            "epochs": epochs,
+            "seeds": seeds,
+            "lr": 5e-3,
+            "batch": 64,
+            "homogeneous_tau_steps": TAU,
+            "configs": CONFIGS,
             "shd": "not present" if not args.shd_dir else args.shd_dir,
-            "machine": platform.platform(), "torch_threads": 2,
+            "machine": platform.platform(),
+            "torch_threads": 2,
         },  # fmt: skip
         "results": results,
         "difference_points": diff,

@@ -177,12 +177,13 @@ def markdown(out: dict) -> str:
         f"- backprop readout (SGD 0.05): {_row(s0['backprop_readout_accuracy_per_episode'])}"
     )
     lines.append(
-        "- backprop readout (SGD 0.01): "
-        f"{_row(s0['backprop_readout_lr0.01_accuracy_per_episode'])}"
+        f"- backprop readout (SGD 0.01): {_row(s0['backprop_readout_lr0.01_accuracy_per_episode'])}"
     )
     fl = np.asarray(c["float"]["online_accuracy_per_episode"])
     si = np.asarray(s0["online_accuracy_per_episode"])
-    lines.append(f"\nFloat vs integer, largest per-episode difference: {np.abs(fl - si).max():.2f}.")
+    lines.append(
+        f"\nFloat vs integer, largest per-episode difference: {np.abs(fl - si).max():.2f}."
+    )
     d = out["distal"]["sim"]
     lines += ["", "### Distal reward (Izhikevich 2007)", ""]
     lines.append(

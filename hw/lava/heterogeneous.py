@@ -26,9 +26,7 @@ def profiles(layer) -> list[np.ndarray]:
     """Neuron indices of each distinct ``(du, dv, vth)`` of a quantised LIF / CubaLIF layer."""
     p = layer.cell.fixed.params
     n = layer.n
-    keys = np.stack(
-        [np.broadcast_to(np.asarray(v), (n,)) for v in (p.du, p.dv, p.vth)], axis=1
-    )
+    keys = np.stack([np.broadcast_to(np.asarray(v), (n,)) for v in (p.du, p.dv, p.vth)], axis=1)
     _, inverse = np.unique(keys, axis=0, return_inverse=True)
     return [np.flatnonzero(inverse.reshape(-1) == g) for g in range(int(inverse.max()) + 1)]
 

@@ -134,4 +134,3 @@ def summary_totals(totals: dict) -> dict:
     if totals.get("synapse_updates"):
         per_update = energy["total"] / totals["synapse_updates"]
     return {"counts": totals, "energy_pJ": energy, "pJ_per_synaptic_update": per_update}
-
