@@ -166,3 +166,34 @@ def test_heterogeneous_lif_is_spike_exact_on_lava():
     for a, b in zip(sim.rasters, lava.rasters):
         assert np.array_equal(a, b)
     assert np.array_equal(sim.logits, lava.logits)
+
+
+def test_train_cli_refuses_bad_specs_in_one_line(tmp_path, capsys):
+    from modspike.cli import main
+
+    for spec, message in (("tau=gamma:1", "takes 2 numbers"), ("hs0=uniform:0:1", "no per-neuron")):
+        code = main(["train", "--cell", "lif", "--heterogeneous", spec, "--out",
+                     str(tmp_path / "run"), "--quiet"])  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and message in err and "\n" not in err, err
+        assert not (tmp_path / "run").exists()
+
+
+def test_a_heterogeneous_run_reloads_and_exports(tmp_path):
+    """The drawn (buffer) and learned (parameter) per-neuron values are saved with the run and
+    come back in the exported artifact, per neuron."""
+    from modspike.export.artifact_build import export_run, open_artifact
+    from modspike.train.trainer import TrainConfig, load_model, train
+
+    spec = "tau=gamma:8:3;threshold=uniform:0.8:1.2;learn=beta"
+    cfg = TrainConfig(cell="lif", hidden=12, steps=10, epochs=1, limit=100, heterogeneous=spec)
+    model, _ = train(cfg, out=tmp_path / "run", progress=False)
+    back, back_cfg, _ = load_model(tmp_path / "run")
+    assert back_cfg.heterogeneous == spec
+    for name in ("het_beta", "het_threshold"):
+        assert torch.equal(getattr(model.layers[0].cell, name), getattr(back.layers[0].cell, name))
+    export_run(tmp_path / "run", tmp_path / "art")
+    _, net = open_artifact(tmp_path / "art")
+    beta = np.asarray(net.layers[0].cell.params.beta)
+    expected = model.layers[0].cell.per_neuron_values()[0].detach().double().numpy()
+    assert np.array_equal(beta, expected) and np.unique(beta).size == 12
