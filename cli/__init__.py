@@ -19,7 +19,9 @@ EPILOG = """pipeline: train -> export -> run / report.  Data sets load locally (
 scikit-learn; mnist / fashion-mnist read IDX files from --data-dir); nothing is downloaded."""
 
 
-SUBCOMMANDS = ("train", "export", "import_nir", "inspect", "run", "report", "sweep", "analyze")
+SUBCOMMANDS = (
+    "train", "export", "import_nir", "inspect", "run", "report", "sweep", "analyze", "learn",
+)  # fmt: skip
 """The subcommand modules of this package, in the order ``--help`` lists them; each has ``NAME``,
 ``HELP``, ``add(subparsers)`` and ``run(args) -> exit code``."""
 

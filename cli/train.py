@@ -127,6 +127,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--fix-hs0", action="store_true", help="mSRC/BSRC: keep h_s0 fixed instead of learning it"
     )
     p.add_argument(
+        "--heterogeneous",
+        metavar="SPEC",
+        help="per-neuron cell parameters: PARAM=DIST[;...][;learn[=P,...]] with DIST uniform:LO:HI,"
+        " normal:MEAN:SD, lognormal:MEDIAN:SIGMA, gamma:MEAN:K or types:1=F,2=F,2*=F (mSRC h_s0);"
+        " PARAM tau / beta / threshold (LIF), + tau_syn / alpha (CubaLIF), hs0 / b (mSRC, BSRC);"
+        " learn trains them per neuron (docs/plasticity.md)",
+    )
+    p.add_argument(
         "--epochs",
         type=v.int_option(1, v.MAX_EPOCHS),
         default=None,

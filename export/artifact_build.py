@@ -25,7 +25,13 @@ from modspike.encoding import encode_batch, generator
 from modspike.errors import ArtifactError, ConfigError, ModspikeError, NIRError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
 from modspike.kinds.nir_schema import DEFAULT_DT
-from modspike.network import NETWORK_SCHEMA, Network, Provenance, network_equal
+from modspike.network import (
+    NETWORK_SCHEMA,
+    PLASTIC_NETWORK_SCHEMA,
+    Network,
+    Provenance,
+    network_equal,
+)
 from modspike.quantize import quantize
 from modspike.step import compile, run
 from modspike.train.modules import encoding_of, is_ann, to_network
@@ -280,14 +286,14 @@ def _has_frac_bits(net: Network) -> bool:
 
 def _check_network_schema(artifact) -> None:
     found = artifact.manifest.get("network_schema", "modspike-network/1")
-    name, _, version = NETWORK_SCHEMA.partition("/")
+    name, _, version = PLASTIC_NETWORK_SCHEMA.partition("/")  # the newest this modspike reads
     if not isinstance(found, str) or not found.startswith(name + "/"):
         raise ArtifactError(f"{artifact.path}: unknown network schema {str(found)[:80]!r}")
     tail = found.partition("/")[2]
     if not tail.isdigit() or int(tail) > int(version):
         raise ArtifactError(
             f"{artifact.path}: written with network schema {found!r}, newer than this modspike"
-            f" reads ({NETWORK_SCHEMA!r}); upgrade modspike"
+            f" reads ({PLASTIC_NETWORK_SCHEMA!r}); upgrade modspike"
         )
 
 

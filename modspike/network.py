@@ -26,6 +26,9 @@ from .fixedpoint import WeightFormat
 
 NETWORK_SCHEMA = "modspike-network/1"
 """Recorded in artifact manifests (``network_schema``); a reader refuses a newer one."""
+PLASTIC_NETWORK_SCHEMA = "modspike-network/2"
+"""The schema of a network with a plastic synapse (``docs/plasticity.md``): readers that predate
+plasticity refuse it ("upgrade modspike") instead of running the weights as if frozen."""
 
 
 def frozen_array(value, dtype=None) -> np.ndarray:
@@ -110,6 +113,7 @@ class Synapse:
     attrs: Mapping[str, Any] = field(default_factory=dict)
     fixed: FixedWeights | None = None
     pre: tuple[Synapse, ...] = ()
+    plasticity: Any = None  # modspike.plasticity.spec.Plasticity: the synapse learns on the device
 
     def __post_init__(self):
         object.__setattr__(self, "weight", frozen_array(self.weight))

@@ -193,8 +193,6 @@ def test_integer_rule_equals_float_rule_where_arithmetic_is_exact(rule) -> None:
             np.testing.assert_array_equal(state.v, v.numpy(), err_msg=f"step {t}")
 
 
-
-
 @pytest.mark.parametrize("path", GOLDENS, ids=IDS)
 def test_imported_goldens_quantise(path: Path) -> None:
     """Every golden (dense and convolutional) quantises (input gains and recurrent biases folded into the weights)

@@ -48,10 +48,11 @@ class ModelConfig:
     cell_options: dict = field(default_factory=dict)  # constants overriding the defaults
     arch: str | None = None  # a conv / dense layer string (train/arch.py); None: hidden x layers
     in_shape: list | None = None  # one step's input, e.g. (C, H, W) images or event frames
+    heterogeneous: str | None = None  # per-neuron parameters (modspike.kinds.heterogeneity)
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        for key in ("arch", "in_shape"):  # absent for flat dense networks (as before the fields)
+        for key in ("arch", "in_shape", "heterogeneous"):  # absent unless used (earlier form)
             if out[key] is None:
                 del out[key]
         return out

@@ -61,6 +61,7 @@ class TrainConfig:
     bin_us: int | None = None  # ... bins of this many microseconds
     downsample: int = 1  # event data: k x k pixel blocks summed
     arch: str | None = None  # conv / dense layer string (train/arch.py); None: --hidden/--layers
+    heterogeneous: str | None = None  # per-neuron cell parameters (modspike.kinds.heterogeneity)
 
     def __post_init__(self) -> None:
         """Defaults that depend on the model family and the data set: the epochs (a default
@@ -155,6 +156,12 @@ class TrainConfig:
             raise ConfigError("--device cuda asked for, but torch sees no CUDA device here")
         if self.device not in ("cpu",) and not self.device.startswith("cuda"):
             raise ConfigError(f"unknown device {self.device!r}; use cpu or cuda[:N]")
+        if self.heterogeneous is not None:
+            from modspike.kinds import heterogeneity
+
+            if is_ann(self.cell):
+                raise ConfigError("--heterogeneous applies to spiking cells, not to the ANN")
+            heterogeneity.check(heterogeneity.parse(self.heterogeneous), registry.cell(self.cell))
         try:
             from modspike.kinds.cells.msrc.float_step import parse_hs0_init
 
@@ -184,6 +191,7 @@ class TrainConfig:
             detach_rec=not self.keep_state_grad,
             hs0=str(self.hs0),
             learn_hs0=not self.fix_hs0,
+            heterogeneous=self.heterogeneous,
         )
 
 

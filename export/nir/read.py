@@ -32,7 +32,12 @@ from modspike import registry
 from modspike.errors import ModspikeError, NIRError, QuantizationError
 from modspike.fixedpoint import FORMAT_VERSION, WeightFormat, weights_from_grid
 from modspike.kinds import producers
-from modspike.kinds.nir_schema import DEFAULT_DT, GRAPH_SCHEMA, schema_version
+from modspike.kinds.nir_schema import (
+    DEFAULT_DT,
+    EXTENSIONS,
+    PLASTIC_GRAPH_SCHEMA,
+    schema_version,
+)
 from modspike.kinds.nir_values import modspike_meta
 from modspike.network import (
     Cell,
@@ -183,7 +188,7 @@ def _synapse(node, name: str, in_shape: tuple[int, ...]) -> Synapse:
             f" {', '.join(k.name for k in registry.synapses())} synapses -> neurons)"
         )
     weight, bias, attrs = kind.read_nir(node, name, tuple(in_shape))
-    synapse = Synapse(kind, weight, bias, attrs)
+    synapse = Synapse(kind, weight, bias, attrs, plasticity=_plasticity(node, name))
     try:
         kind.out_shape(synapse, in_shape)
     except ModspikeError as exc:
@@ -212,6 +217,27 @@ def _check_output_type(node, name: str, shape: tuple[int, ...]) -> None:
         )
 
 
+def _plasticity(node, name: str):
+    """The synapse's learning rule (modspike's NIR extension, ``docs/plasticity.md``) or None."""
+    text = modspike_meta(node).get("plasticity")
+    if text is None:
+        return None
+    from modspike.plasticity.spec import Plasticity
+
+    try:
+        return Plasticity.from_json(text)
+    except ModspikeError as exc:
+        raise NIRError(f"{name}: {exc}") from None
+
+
+def _requires(gmeta: dict) -> None:
+    """Refuse a file that needs an extension this reader does not know."""
+    text = _decoded(gmeta.get("requires", ""))
+    for need in filter(None, (s.strip() for s in str(text).split(","))):
+        if need not in EXTENSIONS:
+            raise NIRError(f"the file needs modspike extension {need!r}; upgrade modspike")
+
+
 def _int_scalar(value, name: str) -> int:
     arr = np.asarray(value)
     if arr.size != 1 or arr.dtype.kind not in "iuf" or not np.isfinite(arr).all():
@@ -226,9 +252,15 @@ def _fixed_weights(synapse: Synapse, node, name: str, fmt: WeightFormat, in_exp)
     meta = modspike_meta(node)
     if "exponent" not in meta:
         raise NIRError(f"{name}: quantised graph without fixed-point metadata")
+    in_exp = _int_scalar(meta.get("input_exponent", in_exp), name)
+    if synapse.plasticity is not None:  # the learning engine's grid (9-bit mantissas)
+        from modspike.plasticity.spec import engine_weights_from_grid
+
+        q = engine_weights_from_grid(synapse.weight, meta["exponent"], synapse.plasticity, name)
+        exponent = np.broadcast_to(np.asarray(meta["exponent"]).reshape(-1), (q.shape[0],))
+        return FixedWeights(q, exponent.astype(np.int64), in_exp)
     w = np.asarray(synapse.weight)
     q = weights_from_grid(w.reshape(w.shape[0], -1), meta["exponent"], fmt, name)
-    in_exp = _int_scalar(meta.get("input_exponent", in_exp), name)
     return FixedWeights(q.mantissa.reshape(w.shape), q.exponent, in_exp)
 
 
@@ -329,6 +361,8 @@ def _assemble(path, nodes, recurrent, input_shape, reading: producers.Reading, c
         synapse = replace(synapse, pre=tuple(pending))
         pending = []
         if nxt is None:
+            if synapse.plasticity is not None:
+                raise NIRError(f"{name}: a plastic readout (plasticity needs spiking post neurons)")
             if quantized:
                 synapse = _fixed_composite(synapse, node, name, fmt, in_exp)
             if synapse.kind is not registry.synapse("dense"):
@@ -385,7 +419,8 @@ def from_nir(
     neurons follow (``modspike.kinds.producers``; default: the file's record, else ``nir``)."""
     gmeta = modspike_meta(graph)
     if gmeta:
-        schema_version(gmeta.get("schema"), GRAPH_SCHEMA, "graph")
+        schema_version(gmeta.get("schema"), PLASTIC_GRAPH_SCHEMA, "graph")
+        _requires(gmeta)
         schema_version(gmeta.get("format", FORMAT_VERSION), FORMAT_VERSION, "fixed-point format")
     chosen, reset_mode = resolve_producer(graph, producer, reset)
     dt_value, dt_source, notes = resolve_dt(graph, dt, None if chosen.plain else chosen)
@@ -410,7 +445,7 @@ def from_nir(
     info = _graph_info(gmeta)
     extra = info.get("info") if isinstance(info.get("info"), dict) else {}
     summed = _decoded(gmeta.get("readout")) == "sum_over_time"
-    return Network(
+    net = Network(
         input_shape=input_shape,
         layers=tuple(layers),
         readout=None
@@ -432,6 +467,18 @@ def from_nir(
             notes=tuple(notes),
         ),
     )
+    _check_plastic(net)
+    return net
+
+
+def _check_plastic(net: Network) -> None:
+    from modspike.plasticity.spec import check_learnable, plastic_layers
+
+    for k in plastic_layers(net):
+        try:
+            check_learnable(net, k)
+        except ModspikeError as exc:
+            raise NIRError(str(exc)) from None
 
 
 def import_nir(

@@ -18,7 +18,7 @@ import numpy as np
 from modspike import __version__, registry
 from modspike.errors import ConfigError
 from modspike.fixedpoint import FORMAT_VERSION
-from modspike.kinds.nir_schema import GRAPH_SCHEMA, META_KEY, RESET_MODE
+from modspike.kinds.nir_schema import GRAPH_SCHEMA, META_KEY, PLASTIC_GRAPH_SCHEMA, RESET_MODE
 from modspike.network import Integration, Network, Synapse
 from modspike.registry import require
 
@@ -36,6 +36,8 @@ def _synapse_node(synapse: Synapse, net: Network) -> nir.NIRNode:
                 "input_exponent": int(synapse.fixed.input_exponent),
             }
         }
+    if synapse.plasticity is not None:  # NIR has no plasticity node: modspike's metadata
+        meta.setdefault(META_KEY, {})["plasticity"] = synapse.plasticity.to_json()
     return synapse.kind.write_nir(synapse, meta)
 
 
@@ -94,6 +96,9 @@ def _graph_metadata(net: Network, info: dict | None) -> dict:
     if net.quantized:
         meta["weight_bits"] = net.weight_format.bits
         meta["granularity"] = net.weight_format.granularity
+    if any(layer.synapse.plasticity is not None for layer in net.layers):
+        meta["schema"] = PLASTIC_GRAPH_SCHEMA  # readers without plasticity refuse the file
+        meta["requires"] = "plasticity/1"
     return {"dt": float(net.dt), "reset_mode": RESET_MODE, META_KEY: meta}
 
 

@@ -217,3 +217,191 @@ def run_lava(
         if mon is not None:
             results[0]["monitor_weights"] = np.asarray(mon).astype(np.int64)
     return results
+
+
+class LavaLearner:
+    """Online learning on Lava (``fixed_pt``): the Lava twin of
+    :class:`modspike.plasticity.online.SimLearner`, step for step.
+
+    Graph: ``RingBuffer`` (every sample's input columns, back to back) -> the static layers
+    (``LavaGraph``: ``Dense`` + ``LIFReset`` each, reset every period) -> :class:`PlasticDense`
+    (Lava's bit-approximate learning Dense) -> the post cells (``RewardLIF`` for three-factor
+    rules, Lava's ``LIF`` otherwise; no reset) -> a spike sink; a second ``RingBuffer`` of one period
+    carries the third factor, rewritten by the host before each chunk. ``advance`` runs at most one
+    period per Lava ``run`` call. Use as a context manager (the runtime is always stopped).
+    """
+
+    def __init__(
+        self, net, inputs: np.ndarray | None, timing, total, noise=None, record: bool = False
+    ):
+        import_lava()
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.io.sink import RingBuffer as Sink
+        from lava.proc.io.source import RingBuffer as Source
+        from lava.proc.lif.process import LIF
+        from lava.utils.weightutils import SignMode
+
+        from modspike.hw.lava.cells import native
+        from modspike.hw.lava.cells.lif import fixed_kwargs
+        from modspike.hw.lava.graph import LavaGraph
+        from modspike.hw.lava.procs import plastic_models  # noqa: F401  (registers the models)
+        from modspike.hw.lava.procs.plastic_processes import PlasticDense, RewardLIF
+        from modspike.plasticity.online import plastic_index, prefix_network
+
+        k = plastic_index(net)
+        for layer in net.layers:
+            if native(layer.cell.kind) is None:
+                raise HardwareError(
+                    f"{layer.name}: online learning on Lava runs layers on Lava's LIF; a"
+                    f" {layer.cell.kind.name} layer has no such mapping (use --backend sim)"
+                )
+        self.timing, self.total, self.t = timing, int(total), 0
+        P = timing.period
+        self.streaming = inputs is None  # one period of columns, rewritten by feed()
+        if self.streaming:
+            columns = np.zeros((net.n_in, P), dtype=np.int32)
+        else:
+            x = np.asarray(inputs)
+            samples = x.shape[1]
+            columns = np.zeros((net.n_in, (samples + 1) * P), dtype=np.int32)
+            block = np.zeros((net.n_in, samples, P), dtype=np.int32)
+            block[:, :, : timing.window] = np.moveaxis(x, (0, 1, 2), (2, 1, 0))
+            columns[:, : samples * P] = block.reshape(net.n_in, samples * P)
+        prefix = prefix_network(net, k)
+        self.graph = None
+        if prefix is not None:
+            self.graph = LavaGraph(prefix, "fixed", P, timing.window, columns.shape[1])
+            self.graph.source.data.init = columns
+            root, pre_port = self.graph.source, self.graph.layers[-1].cell.s_out
+        else:
+            root = Source(data=columns)
+            pre_port = root.s_out
+        self.source, self.n_in = root, net.n_in
+        layer = net.layers[k]
+        p = layer.synapse.plasticity
+        self.tmp = tempfile.TemporaryDirectory(prefix="modspike-lava-online-")
+        self.record_path = Path(self.tmp.name) / "plastic.npz"
+        self.dense = PlasticDense(
+            weights=np.asarray(layer.synapse.fixed.mantissa, dtype=np.int32),
+            learning_rule=lava_learning_rule(p.learning_rule),
+            sign_mode=getattr(SignMode, SIGN_MODES[p.sign_mode]),
+            weight_exp=0,
+            num_weight_bits=8,
+            record_path=str(self.record_path),
+            record_steps=self.total if record else 0,
+        )
+        kw = fixed_kwargs(layer)
+        n_post = layer.n
+        self.reward = None  # the third factor's buffer (three-factor rules only)
+        if p.three_factor:
+            self.reward = Source(data=np.zeros((n_post, P), dtype=np.int32))
+            impulse, decay, _ = p.post_trace
+            post = RewardLIF(y1_impulse=impulse, y1_decay=decay, **kw)
+            self.reward.s_out.connect(post.a_third_factor_in)
+            post.s_out_bap.connect(self.dense.s_in_bap)
+            post.s_out_y1.connect(self.dense.s_in_y1)
+            post.s_out_y2.connect(self.dense.s_in_y2)
+            post.s_out_y3.connect(self.dense.s_in_y3)
+        else:
+            post = LIF(**kw)
+            post.s_out.connect(self.dense.s_in_bap)
+        pre_port.connect(self.dense.s_in)
+        self.dense.a_out.connect(post.a_in)
+        self.sink = Sink(shape=(n_post,), buffer=P)
+        post.s_out.connect(self.sink.a_in)
+        if noise is not None:  # the host's exploration drive, step by step (summed on a_in)
+            extra = np.asarray(noise, dtype=np.int64)[: self.total].T.astype(np.int32)
+            self.noise = Source(data=np.ascontiguousarray(extra))
+            self.noise.s_out.connect(post.a_in)
+        self.post, self.root, self.n_post = post, root, n_post
+        self.run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
+        self.third = np.zeros(n_post, dtype=np.int64)
+        self.third_steps = (0, 0)
+        self.buffer = np.zeros((n_post, P), dtype=np.int32)
+        self.started = False
+        self.record = record
+
+    def __enter__(self) -> LavaLearner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.root.stop()  # a no-op when no runtime was started
+        finally:
+            self.tmp.cleanup()
+
+    def feed(self, s: int, x: np.ndarray) -> None:
+        """Streaming: sample ``s``'s input ``(window, n_in)``, before the run passes
+        ``timing.decide(s - 1)`` (the source holds one period: this sample's columns)."""
+        if not self.streaming:
+            raise PlasticityError("this learner was given all its inputs up front")
+        if self.t > (self.timing.decide(s - 1) if s > 0 else 0):
+            raise PlasticityError(f"sample {s} fed after its first step was run")
+        cols = np.zeros((self.n_in, self.timing.period), dtype=np.int32)
+        cols[:, : self.timing.window] = np.asarray(x, dtype=np.int32).T
+        if self.started:
+            self.source.data.set(cols)
+        else:
+            self.source.data.init = cols
+
+    def set_third_factor(self, value: np.ndarray, first: int, last: int) -> None:
+        self.third = np.asarray(value, dtype=np.int64)
+        self.third_steps = (first, last)
+
+    def _load_third(self, start: int, stop: int) -> None:
+        """The reward buffer for Lava steps ``start..stop`` (at most one period): column
+        ``(tau - 1) % period`` holds what post neurons receive on step ``tau``."""
+        if self.reward is None:  # a two-factor rule reads no third factor
+            return
+        P = self.timing.period
+        want = np.zeros_like(self.buffer)
+        first, last = self.third_steps
+        for tau in range(max(start, first), min(stop, last) + 1):
+            want[:, (tau - 1) % P] = self.third
+        if not np.array_equal(want, self.buffer):
+            if self.started:
+                self.reward.data.set(want)
+            else:
+                self.reward.data.init = want
+            self.buffer = want
+
+    def advance(self, until: int) -> np.ndarray:
+        from lava.magma.core.run_conditions import RunSteps
+
+        if until > self.total:
+            raise PlasticityError(f"step {until} is beyond the run's {self.total} steps")
+        P, out = self.timing.period, []
+        while self.t < until:
+            stop = min(until, self.t + P)
+            self._load_third(self.t + 1, stop)
+            try:
+                self.root.run(condition=RunSteps(num_steps=stop - self.t), run_cfg=self.run_cfg)
+                data = np.asarray(self.sink.data.get())
+            except Exception as exc:  # Lava raises bare exceptions from its workers
+                raise HardwareError(
+                    f"Lava learning run failed: {type(exc).__name__}: {exc}"
+                ) from exc
+            self.started = True
+            cols = [(tau - 1) % P for tau in range(self.t + 1, stop + 1)]
+            out.append(data[:, cols].T.astype(np.int64))
+            self.t = stop
+        if not out:
+            return np.zeros((0, self.n_post), dtype=np.int64)
+        return np.concatenate(out)
+
+    @property
+    def weights(self) -> np.ndarray:
+        try:
+            return np.asarray(self.dense.weights.get()).astype(np.int64)
+        except Exception as exc:
+            raise HardwareError(f"reading Lava's learned weights failed: {exc}") from exc
+
+    def recorded(self) -> dict[str, np.ndarray]:
+        """Per-step records of the learning Dense (``record=True``, after ``total`` steps)."""
+        if not self.record_path.is_file():
+            raise HardwareError("the Lava learning recorder wrote no file (run all steps first)")
+        with np.load(self.record_path) as f:
+            return {k: f[k] for k in f.files}

@@ -92,6 +92,27 @@ def _process(port, shape, synapse, delivery: Delivery, fixed: bool, graded: bool
 # --------------------------------------------------------------------------- dense
 
 
+def dense_weights(fixed_weights, shift: int) -> tuple[np.ndarray, int]:
+    """``(Dense weights, weight_exp)`` delivering ``mantissa . x << shift`` exactly: ``2q`` at
+    ``shift - 1`` for 8-bit mantissas (as :func:`dense_mantissas`); a plastic layer's learned
+    9-bit mantissas (-256..255) as they are at ``shift``, with :func:`dense_bits` keeping Lava from
+    truncating them."""
+    q = np.asarray(fixed_weights.mantissa, dtype=np.int64)
+    if q.size == 0 or np.abs(q).max() <= 127:
+        return 2 * q, int(shift) - 1
+    if shift < 0:
+        raise HardwareError("9-bit weights need a non-negative synaptic shift on Lava")
+    return q, int(shift)
+
+
+def dense_bits(weights: np.ndarray) -> int:
+    """Lava's ``num_weight_bits`` that leaves ``weights`` untruncated: 9 for mixed signs (Lava
+    drops ``8 - bits + 1`` low bits of mixed-sign weights), 8 otherwise; a no-op for the even
+    ``2q`` weights of an 8-bit layer."""
+    w = np.asarray(weights)
+    return 9 if w.size and w.min() < 0 < w.max() else 8
+
+
 def _uniform(shift, what: str) -> int:
     values = np.unique(np.asarray(shift))
     if values.size != 1:
@@ -106,13 +127,15 @@ def _dense(port, shape, synapse, delivery, fixed, graded, x_max):
         q = np.asarray(synapse.fixed.mantissa, dtype=np.int64)
         shift = _uniform(delivery.shift, f"synapse {synapse.kind.name}")
         # Lava's fixed-point Dense drops the LSB of mixed-sign 8-bit weights: 2q, one shift less
-        weights, w_exp = 2 * q, shift - 1
+        # (a learned layer's 9-bit weights as they are, with num_weight_bits 9)
+        weights, w_exp = dense_weights(synapse.fixed, shift)
+        bits = {"num_weight_bits": dense_bits(weights)}
         out_max = float(np.abs(q).sum(1).max(initial=0)) * x_max * 2.0**shift
     else:
         w = np.asarray(synapse.weight, dtype=np.float64)
         weights = w if delivery.scale is None else np.asarray(delivery.scale)[:, None] * w
-        w_exp, out_max = 0, float("inf")
-    dense = Dense(weights=weights, weight_exp=w_exp, num_message_bits=24 if graded else 0)
+        w_exp, out_max, bits = 0, float("inf"), {}
+    dense = Dense(weights=weights, weight_exp=w_exp, num_message_bits=24 if graded else 0, **bits)
     port.connect(dense.s_in)
     return dense.a_out, Link("lava.proc.dense.Dense", out_max)
 

@@ -10,6 +10,8 @@ import numpy as np
 from modspike.errors import ConfigError, NIRError
 
 GRAPH_SCHEMA = "modspike-nir/1"  # graph-level metadata["modspike"]["schema"]
+PLASTIC_GRAPH_SCHEMA = "modspike-nir/2"  # a graph with a plastic synapse (docs/plasticity.md)
+EXTENSIONS = ("plasticity/1",)  # graph metadata["modspike"]["requires"]: what a reader must know
 SRC_EXTENSION_SCHEMA = "modspike-nir-src/1"  # SRC-family subgraph metadata["modspike"]["schema"]
 META_KEY = "modspike"  # our metadata lives under this key of a node's (or graph's) metadata
 DEFAULT_DT = 1e-4  # seconds per step when nothing says otherwise: snntorch's convention

@@ -132,6 +132,7 @@ class CellKind:
     attractor: Callable | None = None
     hardware_note: str | None = None
     description: str = ""
+    heterogeneous: tuple[str, ...] = ()  # parameters its training module draws per neuron
 
     def __repr__(self) -> str:
         return f"CellKind({self.name!r})"

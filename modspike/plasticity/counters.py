@@ -75,3 +75,41 @@ def count_updates(
 def total_counts(counts: list[UpdateCounts]) -> dict[str, int]:
     """Sums over steps (``learning`` becomes the number of learning epochs)."""
     return {f: int(sum(getattr(c, f) for c in counts)) for f in UpdateCounts._fields}
+
+
+def count_trains(pre: np.ndarray, post: np.ndarray, params: EngineParams) -> dict[str, int]:
+    """:func:`total_counts` of a connection from its spike trains alone, ``pre`` ``(steps,
+    n_pre)`` and ``post`` ``(steps, n_post)`` from Lava step 1 (what a backend that exposes no
+    engine state, Lava, is counted from; equal to the per-step :func:`count_updates` of the
+    simulator, a test checks it)."""
+    pre = np.asarray(pre).astype(bool)
+    post = np.asarray(post).astype(bool)
+    steps, n_pre = pre.shape
+    n_post = post.shape[1]
+    rule = params.rule
+    used = rule.traces_used()
+    n_x = sum(1 for name in ("x1", "x2") if name in used)
+    n_y = sum(1 for name in ("y1", "y2", "y3") if name in used)
+    totals = dict.fromkeys(UpdateCounts._fields, 0)
+    totals["trace_updates"] = steps * (n_pre * n_x + n_post * n_y)
+    totals["trace_impulses"] = int(pre.sum()) * n_x + (
+        0 if rule.three_factor else int(post.sum()) * n_y
+    )
+    e = rule.t_epoch
+    for end in range(e, steps + 1, e):  # learning steps: t = end (1-based)
+        x0 = pre[end - e : end].any(axis=0)
+        y0 = post[end - e : end].any(axis=0)
+        u = 0
+        if rule.decimate_exponent is not None:
+            u = int((end // e) % 2**rule.decimate_exponent == 0)
+        shape = (n_post, n_pre)
+        visited = np.zeros(shape, dtype=bool)
+        for products in rule.active_targets().values():
+            mask = np.zeros(shape, dtype=bool)
+            for p in products:
+                mask |= _dependency_mask(p.dependency, x0, y0, u, shape)
+            totals["variable_updates"] += int(mask.sum())
+            visited |= mask
+        totals["synapse_updates"] += int(visited.sum())
+        totals["learning"] += 1
+    return totals

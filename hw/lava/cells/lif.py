@@ -16,7 +16,7 @@ import numpy as np
 from modspike.errors import HardwareError
 from modspike.step import fixed_shifts
 
-from ..synapses import Delivery
+from ..synapses import Delivery, dense_bits, dense_weights  # noqa: F401 (re-exported)
 
 
 def dense_mantissas(fixed_weights) -> np.ndarray:
@@ -58,10 +58,10 @@ def _no_recurrence(layer) -> None:
         )
 
 
-def fixed(layer, period: int, offset: int):
-    """``(LIFReset process, Delivery)`` of a quantised LIF / CubaLIF."""
-    from lava.proc.lif.process import LIFReset
-
+def fixed_kwargs(layer) -> dict:
+    """The fixed-point LIF parameters of a quantised LIF / CubaLIF layer (per neuron: Lava's CPU
+    model broadcasts per-neuron ``du`` / ``dv`` / ``vth`` although the Vars are declared with one
+    value per process; see docs/plasticity.md, "Heterogeneity on Lava")."""
     _no_recurrence(layer)
     p = layer.cell.fixed.params
     lb = np.asarray(layer.cell.fixed.input_bias, dtype=np.int64)
@@ -72,16 +72,21 @@ def fixed(layer, period: int, offset: int):
     else:
         bias_mant, bias_exp = np.asarray(p.bias, dtype=np.int64), 0
     n = layer.n
-    cell = LIFReset(
+    return dict(
         shape=(n,),
         du=np.broadcast_to(np.asarray(p.du), (n,)).astype(np.int32),
         dv=np.broadcast_to(np.asarray(p.dv), (n,)).astype(np.int32),
         vth=np.broadcast_to(np.asarray(p.vth), (n,)).astype(np.int32),
         bias_mant=np.broadcast_to(bias_mant, (n,)).astype(np.int32),
         bias_exp=np.full(n, bias_exp, dtype=np.int32),
-        reset_interval=period,
-        reset_offset=offset % period,
     )
+
+
+def fixed(layer, period: int, offset: int):
+    """``(LIFReset process, Delivery)`` of a quantised LIF / CubaLIF."""
+    from lava.proc.lif.process import LIFReset
+
+    cell = LIFReset(**fixed_kwargs(layer), reset_interval=period, reset_offset=offset % period)
     shift, _ = fixed_shifts(layer)
     return cell, Delivery(shift=uniform_shift(shift, f"layer {layer.name}"))
 

@@ -26,6 +26,7 @@ from lava.proc.lif.models import AbstractPyLifModelFixed, PyLearningLIFModelFixe
 
 from modspike.hw.lava.procs.plastic_processes import (  # noqa: E402
     MAX_JOIN,
+    PlasticDense,
     RecordedLearningDense,
     RewardLIF,
     SpikeJoin,
@@ -87,6 +88,37 @@ class PyRecordedLearningDenseModel(PyLearningDenseModelBitApproximate):
             self._records[k].append(np.array(getattr(self, k), dtype=np.int64))
         if self.time_step == self.proc_params["record_steps"]:
             arrays = {k: np.stack(v) for k, v in self._records.items() if v}
+            np.savez(self.proc_params["record_path"], **arrays)
+
+
+@implements(proc=PlasticDense, protocol=LoihiProtocol)
+@tag("fixed_pt")
+class PyPlasticDenseModel(PyLearningDenseModelBitApproximate):
+    """Lava's fixed-point learning Dense without the first step's weight truncation (the weights
+    are loaded as they are), recording its state every step when ``record_steps > 0``."""
+
+    implements_process = None
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.weights_set = True  # skip Lava's truncation of the initial weights
+        self._steps = int(proc_params["record_steps"])
+        keys = (*RECORDED_VARS, "pre")
+        self._records = {k: [] for k in keys} if self._steps > 0 else None
+
+    def _process_pre_spikes(self, s_in):
+        if self._records is not None:
+            self._records["pre"].append(np.asarray(s_in).astype(np.int64))
+        super()._process_pre_spikes(s_in)
+
+    def post_guard(self) -> bool:
+        return self._records is not None
+
+    def run_post_mgmt(self) -> None:
+        for k in RECORDED_VARS:
+            self._records[k].append(np.array(getattr(self, k), dtype=np.int64))
+        if self.time_step == self._steps:
+            arrays = {k: np.stack(v) for k, v in self._records.items()}
             np.savez(self.proc_params["record_path"], **arrays)
 
 

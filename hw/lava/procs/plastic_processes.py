@@ -55,3 +55,12 @@ class SpikeJoin(AbstractProcess):
         for i in range(MAX_JOIN):  # the model declares all 16; unused ones stay unconnected
             shape = tuple(shapes[i]) if i < len(shapes) else (1,)
             setattr(self, f"in_{i}", InPort(shape=shape))
+
+
+class PlasticDense(LearningDense):
+    """modspike's plastic connection: Lava's ``LearningDense`` whose initial weights are loaded
+    as they are (a learned artifact's odd weights are not truncated again), optionally writing its
+    per-step state to ``record_path`` after ``record_steps`` steps (``record_steps = 0``: none)."""
+
+    def __init__(self, *, record_path: str = "", record_steps: int = 0, **kwargs):
+        super().__init__(record_path=str(record_path), record_steps=int(record_steps), **kwargs)

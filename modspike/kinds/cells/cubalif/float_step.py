@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...heterogeneity import decay_values, parse, plain_values
 from ...values import finite_constant
-from ..lif.float_step import drop_legacy_keys
+from ..lif.float_step import BETA_MAX, drop_legacy_keys, per_neuron
 from ..lif.rule import custom
 from ..lif.rule import float_step as rule_step
 from ..surrogate import arctan_spike
@@ -66,28 +67,58 @@ def step(a: torch.Tensor, state: CubaLIFState, p: CubaLIFParams, constants=None)
 
 class CubaLIFCell(nn.Module):
     """A CubaLIF layer for training: decays ``alpha``, ``beta`` and ``threshold`` are constants of
-    the run (legacy snntorch ``neuron.*`` buffers are checked and dropped on load)."""
+    the run, or per neuron with ``heterogeneous`` (as :class:`~..lif.float_step.LIFCell`); legacy
+    snntorch ``neuron.*`` buffers are checked and dropped on load."""
 
-    def __init__(self, n: int, alpha: float = 0.8, beta: float = 0.9, threshold: float = 1.0):
+    def __init__(
+        self,
+        n: int,
+        alpha: float = 0.8,
+        beta: float = 0.9,
+        threshold: float = 1.0,
+        heterogeneous=None,
+    ):
         super().__init__()
         self.n = n
         self.alpha = finite_constant(alpha, "alpha", 0.0, 1.0)
         self.beta = finite_constant(beta, "beta", 0.0, 1.0)
         self.threshold = finite_constant(threshold, "threshold", 0.0)
+        self.heterogeneous = heterogeneous is not None
+        if heterogeneous is not None:
+            values = {
+                "alpha": decay_values(heterogeneous, "alpha", self.alpha, n, ALPHA_MAX),
+                "beta": decay_values(heterogeneous, "beta", self.beta, n, BETA_MAX),
+                "threshold": plain_values(heterogeneous, "threshold", self.threshold, n, 0.0),
+            }
+            per_neuron(self, values, heterogeneous)
 
     def legacy_values(self) -> dict[str, float]:
         return {"alpha": self.alpha, "beta": self.beta, "threshold": self.threshold}
+
+    def per_neuron_values(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Heterogeneous ``(alpha, beta, threshold)`` as the step uses them (clipped)."""
+        return (
+            self.het_alpha.clamp(0.0, ALPHA_MAX),
+            self.het_beta.clamp(0.0, BETA_MAX),
+            self.het_threshold.clamp(min=0.0),
+        )
 
     def float_params(self) -> CubaLIFParams:
         def t(x: float) -> torch.Tensor:
             return torch.tensor(x, dtype=torch.float32)
 
         one = t(1.0)
+        if self.heterogeneous:
+            alpha, beta, thr = self.per_neuron_values()
+            return CubaLIFParams(alpha, one, beta, one, t(0.0), thr, None)
         return CubaLIFParams(t(self.alpha), one, t(self.beta), one, t(0.0), t(self.threshold), None)
 
     def network_params(self) -> CubaLIFParams:
         """The exact per-neuron values (float64) for the network description."""
         n, one, zero = self.n, np.ones(self.n), np.zeros(self.n)
+        if self.heterogeneous:
+            alpha, beta, thr = (v.detach().cpu().double().numpy() for v in self.per_neuron_values())
+            return CubaLIFParams(alpha, one, beta, one.copy(), zero, thr, zero.copy())
         full = np.full
         return CubaLIFParams(
             full(n, self.alpha),
@@ -110,5 +141,10 @@ class CubaLIFCell(nn.Module):
         drop_legacy_keys(state_dict, prefix, self.legacy_values())
 
 
+ALPHA_MAX = 4095 / 4096
+"""Largest heterogeneous current decay: Lava's du = 4095 - round(4096 alpha) stays >= 0."""
+
+
 def build(n: int, cfg) -> CubaLIFCell:
-    return CubaLIFCell(n, **cfg.cell_options)
+    spec = parse(getattr(cfg, "heterogeneous", None))
+    return CubaLIFCell(n, **cfg.cell_options, heterogeneous=spec)

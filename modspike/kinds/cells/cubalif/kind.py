@@ -24,4 +24,5 @@ CUBALIF = CellKind(
     nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS, read_foreign=nir.read_foreign),
     memory=MEMORY,
     description="current-based LIF (Lava's bit-accurate LIF with a current decay du)",
+    heterogeneous=("tau", "beta", "tau_syn", "alpha", "threshold"),
 )

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...heterogeneity import decay_values, parse, plain_values
 from ...values import finite_constant
 from ..surrogate import arctan_spike
 from .rule import custom
@@ -63,18 +64,27 @@ def step(a: torch.Tensor, state: LIFState, p: LIFParams, constants=None):
 
 
 class LIFCell(nn.Module):
-    """A LIF layer for training: decay ``beta`` and ``threshold`` are constants of the run.
+    """A LIF layer for training: decay ``beta`` and ``threshold`` are constants of the run, or per
+    neuron with ``heterogeneous`` (``modspike.kinds.heterogeneity``): drawn from a distribution
+    and kept as buffers, or trained as parameters (``learn``).
 
     Run directories written before the network redesign also hold them as snntorch's ``Leaky``
     buffers (``neuron.beta``, ``neuron.threshold``, ``neuron.graded_spikes_factor = 1``,
     ``neuron.reset_mechanism_val = 1``); loading checks them against the run's config and drops them.
     """
 
-    def __init__(self, n: int, beta: float = 0.9, threshold: float = 1.0):
+    def __init__(self, n: int, beta: float = 0.9, threshold: float = 1.0, heterogeneous=None):
         super().__init__()
         self.n = n
         self.beta = finite_constant(beta, "beta", 0.0, 1.0)
         self.threshold = finite_constant(threshold, "threshold", 0.0)
+        self.heterogeneous = heterogeneous is not None
+        if heterogeneous is not None:
+            values = {
+                "beta": decay_values(heterogeneous, "beta", self.beta, n, BETA_MAX),
+                "threshold": plain_values(heterogeneous, "threshold", self.threshold, n, 0.0),
+            }
+            per_neuron(self, values, heterogeneous)
 
     def legacy_values(self) -> dict[str, float]:
         return {"beta": self.beta, "threshold": self.threshold}
@@ -83,11 +93,21 @@ class LIFCell(nn.Module):
         def t(x: float) -> torch.Tensor:
             return torch.tensor(x, dtype=torch.float32)
 
+        if self.heterogeneous:
+            beta, thr = self.per_neuron_values()
+            return LIFParams(beta, thr, t(1.0), t(0.0), None)
         return LIFParams(t(self.beta), t(self.threshold), t(1.0), t(0.0), None)
+
+    def per_neuron_values(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Heterogeneous ``(beta, threshold)`` as the step uses them (clipped to their range)."""
+        return self.het_beta.clamp(0.0, BETA_MAX), self.het_threshold.clamp(min=0.0)
 
     def network_params(self) -> LIFParams:
         """The exact per-neuron values (float64) for the network description."""
         n = self.n
+        if self.heterogeneous:
+            beta, thr = (v.detach().cpu().double().numpy() for v in self.per_neuron_values())
+            return LIFParams(beta, thr, np.ones(n), np.zeros(n), np.zeros(n))
         return LIFParams(
             np.full(n, self.beta), np.full(n, self.threshold), np.ones(n), np.zeros(n), np.zeros(n)
         )
@@ -101,6 +121,22 @@ class LIFCell(nn.Module):
     def upgrade_state(self, state_dict: dict, prefix: str) -> None:
         """Run directories of earlier versions hold snntorch's buffers: check and drop them."""
         drop_legacy_keys(state_dict, prefix, self.legacy_values())
+
+
+BETA_MAX = 4095 / 4096
+"""Largest heterogeneous decay: Lava's dv = 4096 - round(4096 beta) stays >= 1, and NIR's time
+constant ``dt / (1 - beta)`` finite."""
+
+
+def per_neuron(module: nn.Module, values: dict, spec) -> None:
+    """Register ``het_<name>`` per-neuron tensors: parameters if ``spec`` learns them, else
+    buffers (saved with the run either way)."""
+    for name, value in values.items():
+        tensor = torch.tensor(value, dtype=torch.float32)
+        if spec.learns(name):
+            setattr(module, f"het_{name}", nn.Parameter(tensor))
+        else:
+            module.register_buffer(f"het_{name}", tensor)
 
 
 LEGACY_FIXED = {"graded_spikes_factor": 1.0, "reset_mechanism_val": 1.0}
@@ -120,4 +156,5 @@ def drop_legacy_keys(state_dict: dict, prefix: str, values: dict[str, float]) ->
 
 
 def build(n: int, cfg) -> LIFCell:
-    return LIFCell(n, **cfg.cell_options)
+    spec = parse(getattr(cfg, "heterogeneous", None))
+    return LIFCell(n, **cfg.cell_options, heterogeneous=spec)

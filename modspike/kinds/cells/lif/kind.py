@@ -49,4 +49,5 @@ LIF = CellKind(
     nir=NirCodec(write=nir.write, read=nir.read, claims=nir.CLAIMS, read_foreign=nir.read_foreign),
     memory=MEMORY,
     description="leaky integrate-and-fire (Lava's bit-accurate LIF in fixed point)",
+    heterogeneous=("tau", "beta", "threshold"),
 )

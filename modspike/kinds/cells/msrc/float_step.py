@@ -17,6 +17,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from modspike.errors import ConfigError
+
+from ...heterogeneity import parse, plain_values
 from ..common import input_synapse, leaky_track, slow_gate
 from ..surrogate import straight_through_relu
 
@@ -112,10 +115,19 @@ def parse_hs0_init(spec: str | float) -> tuple[float, float]:
     return lo, hi
 
 
+def hs0_types(c: MSRCConstants) -> dict[str, float]:
+    """``h_s0`` of the named excitability types (``docs/cells.md`` 4.7, candidate B): type 1 where
+    the slow feedback is neutral at the lower fold, ``sqrt(1 - 1/r)`` (0.866 at r = 4); type 2 and
+    type 2* the seed's examples 1.5 (finite-frequency onset) and 0.5 (hysteresis)."""
+    return {"1": math.sqrt(1.0 - 1.0 / c.r), "2": 1.5, "2*": 0.5}
+
+
 class MSRCCell(nn.Module):
     """A layer of mSRC neurons with per-neuron bias ``b`` and excitability ``h_s0``.
 
     ``learn_hs0=False`` keeps ``h_s0`` fixed (a buffer); otherwise it is trained per neuron.
+    ``heterogeneous`` (``modspike.kinds.heterogeneity``) draws the initial ``h_s0`` (a
+    distribution, or a mixture of the types 1 / 2 / 2* in given fractions) and / or ``b``.
     """
 
     def __init__(
@@ -125,13 +137,21 @@ class MSRCCell(nn.Module):
         b_init: float = -2.0,
         hs0_init: str | float = 1.0,
         learn_hs0: bool = True,
+        heterogeneous=None,
     ):
         super().__init__()
         self.n = n
         self.constants = constants or MSRCConstants()
-        self.b = nn.Parameter(torch.full((n,), float(b_init)))
+        b = plain_values(heterogeneous, "b", float(b_init), n, -math.inf)
+        self.b = nn.Parameter(torch.tensor(b, dtype=torch.float32))
         lo, hi = parse_hs0_init(hs0_init)
         hs0 = torch.empty(n).uniform_(lo, hi) if hi > lo else torch.full((n,), lo)
+        if heterogeneous is not None and heterogeneous.draw("hs0") is not None:
+            types = hs0_types(self.constants)
+            drawn = plain_values(heterogeneous, "hs0", lo, n, -math.inf, types=types)
+            hs0 = torch.tensor(drawn, dtype=torch.float32)
+        if heterogeneous is not None and heterogeneous.learns("hs0") and not learn_hs0:
+            raise ConfigError("--heterogeneous learn=hs0 contradicts --fix-hs0")
         if learn_hs0:
             self.hs0 = nn.Parameter(hs0)
         else:
@@ -167,14 +187,16 @@ class BSRCCell(MSRCCell):
         b_init: float = -5.0,
         hs0_init: str | float = 0.7,
         learn_hs0: bool = True,
+        heterogeneous=None,
     ):
-        super().__init__(n, constants or BSRC_CONSTANTS, b_init, hs0_init, learn_hs0)
+        super().__init__(n, constants or BSRC_CONSTANTS, b_init, hs0_init, learn_hs0, heterogeneous)
 
 
 def _build(cls, base: MSRCConstants, n: int, cfg):
     """The training module from a model config (``cell_options`` override the constants)."""
     consts = MSRCConstants(**{**base.to_dict(), "detach_rec": cfg.detach_rec, **cfg.cell_options})
-    return cls(n, consts, hs0_init=cfg.hs0, learn_hs0=cfg.learn_hs0)
+    spec = parse(getattr(cfg, "heterogeneous", None))
+    return cls(n, consts, hs0_init=cfg.hs0, learn_hs0=cfg.learn_hs0, heterogeneous=spec)
 
 
 def build_msrc(n: int, cfg) -> MSRCCell:

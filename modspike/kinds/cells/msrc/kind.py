@@ -62,6 +62,7 @@ def _kind(name: str, build, memory, description: str) -> CellKind:
         hardware_note=f"the {name} neuron is not built into Loihi 2; it runs as a microcoded"
         " neuron model (graded spikes carry max(h, 0))",
         description=description,
+        heterogeneous=("hs0", "b"),
     )
 
 
