@@ -72,11 +72,12 @@ def through_stages(src: np.ndarray, synapse, quantized: bool):
         e, _, _ = stage.kind.events(x, w, stage.attrs)
         effective = effective + e
         dense += stage.kind.dense_ops(stage, stage.attrs.get("in_shape"))
-        x = _apply(stage, x.reshape(steps * batch, -1), w).reshape(steps, batch, -1)
+        x = apply_synapse(stage, x.reshape(steps * batch, -1), w).reshape(steps, batch, -1)
     return x, effective, dense
 
 
-def _apply(stage, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def apply_synapse(stage, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """A synapse's float operation on flat inputs ``x`` (B, n_in) with weights ``w``."""
     import torch
 
     with torch.no_grad():

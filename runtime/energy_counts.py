@@ -54,6 +54,7 @@ def spiking_layer_events(
     graded_input: bool | None = None,
     graded_output: bool | None = None,
     per_step: bool = False,
+    fan_out: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Event counts of one spiking layer, per sample ``(B,)`` or per step and sample ``(T, B)``.
 
@@ -65,11 +66,19 @@ def spiking_layer_events(
     Keys: ``input_events`` (non-zero presynaptic values, recurrent included),
     ``recurrent_input_events``, ``synaptic_events`` (each event reads its whole fan-out: stored
     zeros included), ``graded_synaptic_events`` (those with a graded payload, one multiply each),
-    ``neuron_updates`` (n per step: time-driven), ``spikes`` (non-zero outputs)."""
-    w = np.asarray(weight)
-    if w.ndim != 2:
-        raise ConfigError(f"weight must be 2-D (n, n_in), got shape {w.shape}")
-    n, n_in = w.shape
+    ``neuron_updates`` (n per step: time-driven), ``spikes`` (non-zero outputs).
+
+    ``fan_out`` (n_in,): how many neurons each input reaches, for a synapse that is not a dense
+    matrix (a convolution, pooling stages before it); ``weight`` is then ``(n, n_in)``'s shape
+    only, or None with ``outputs`` giving ``n``."""
+    if fan_out is None:
+        w = np.asarray(weight)
+        if w.ndim != 2:
+            raise ConfigError(f"weight must be 2-D (n, n_in), got shape {w.shape}")
+        n, n_in = w.shape
+    else:
+        fan_out = np.asarray(fan_out, dtype=np.float64).reshape(-1)
+        n_in, n = fan_out.size, int(np.prod(np.shape(outputs)[2:]))
     x = _raster("inputs", inputs, n_in)
     y = _raster("outputs", outputs, n)
     if x.shape[:2] != y.shape[:2]:
@@ -83,11 +92,12 @@ def spiking_layer_events(
         if r.shape != (n, n):
             raise ConfigError(f"rec_weight must be ({n}, {n}), got {r.shape}")
         rec[1:] = (y[:-1] != 0).sum(-1)
+    reach = ff * n if fan_out is None else (x != 0).astype(np.float64) @ fan_out
     d = {
         INPUT_EVENTS: ff + rec,
         RECURRENT_INPUT_EVENTS: rec,
-        SYNAPTIC_EVENTS: (ff + rec) * n,
-        GRADED_SYNAPTIC_EVENTS: (ff * n if g_in else 0 * ff) + (rec * n if g_out else 0 * rec),
+        SYNAPTIC_EVENTS: reach + rec * n,
+        GRADED_SYNAPTIC_EVENTS: (reach if g_in else 0 * ff) + (rec * n if g_out else 0 * rec),
         NEURON_UPDATES: np.full_like(ff, n),
         SPIKES: (y != 0).sum(-1).astype(np.float64),
     }

@@ -16,7 +16,7 @@ from modspike.memory import layer_footprint
 from modspike.network import Network
 from modspike.registry import Output
 
-from .counters import deployed_weights
+from .counters import apply_synapse, deployed_weights
 from .energy_counts import spiking_layer_events
 from .energy_facts import LayerFacts, ReadoutFacts
 
@@ -52,12 +52,6 @@ def layer_facts(net: Network) -> list[LayerFacts]:
     (24-bit states and the weight format's bits when quantised, 32-bit floats otherwise)."""
     out = []
     for layer in net.layers:
-        w = np.asarray(layer.synapse.weight)
-        if w.ndim != 2:
-            raise TierUnavailable(
-                f"layer {layer.name}: the Lemaire and deployed tiers price dense (2-D) synapses;"
-                f" this one has weights of shape {w.shape}"
-            )
         fp = layer_footprint(layer, net)
         out.append(
             LayerFacts(
@@ -93,16 +87,40 @@ def spiking_counts(net: Network, inputs, outputs) -> list[dict[str, np.ndarray]]
     result = []
     for layer, out in zip(net.layers, outputs, strict=True):
         w, w_rec = deployed_weights(layer, net)
-        if np.ndim(w) != 2:
-            raise TierUnavailable(f"layer {layer.name}: weights of shape {np.shape(w)} are not 2-D")
         src = src.reshape(src.shape[0], src.shape[1], -1)
         graded_out = _is_graded(layer.cell.kind)
+        dense = np.ndim(w) == 2 and not layer.synapse.pre
         d = spiking_layer_events(
-            src, out, w, w_rec, graded_input=graded_src, graded_output=graded_out
+            src,
+            out,
+            w if dense else None,
+            w_rec,
+            graded_input=graded_src,
+            graded_output=graded_out,
+            fan_out=None if dense else fan_out(layer),
         )
         result.append(d)
         src, graded_src = np.asarray(out), graded_out
     return result
+
+
+def fan_out(layer, chunk: int = 256) -> np.ndarray:
+    """Per input of a layer whose synapse is not one dense matrix (a convolution, pooling stages
+    before it), how many of its neurons that input reaches through the whole composite synapse,
+    every stored weight counted (zeros included, as for a dense synapse). Computed by sending
+    one-hot inputs through the synapse with all-ones weights: no kind-specific geometry here."""
+    n_in = int(np.prod(layer.in_shape))
+    synapses = (*layer.synapse.pre, layer.synapse)
+    ones = [np.ones(np.shape(s.weight), dtype=np.float64) for s in synapses]
+    out = np.empty(n_in, dtype=np.float64)
+    for start in range(0, n_in, chunk):
+        stop = min(n_in, start + chunk)
+        x = np.zeros((stop - start, n_in))
+        x[np.arange(stop - start), np.arange(start, stop)] = 1.0
+        for syn, w in zip(synapses, ones):
+            x = apply_synapse(syn, x, w)
+        out[start:stop] = (x != 0).sum(axis=1)
+    return out
 
 
 def mean_counts(per_sample: list[dict[str, np.ndarray]]) -> list[dict[str, float]]:
