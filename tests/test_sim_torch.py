@@ -25,6 +25,7 @@ from modspike.hw.backends import names, simulate
 from modspike.hw.backends.sim_torch import torch_program
 from modspike.quantize import quantize
 from modspike.step import Precision, compile, run
+from modspike.train.modules import to_network
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +122,27 @@ def test_imported_peer_networks_run_on_tensors(path):
     ref, got = assert_same(net, spikes)
     assert sum(int(r.sum()) for r in ref.rasters) > 0
     assert got.config["layers_on_device"] == [L.name for L in net.layers]
+
+
+@pytest.mark.parametrize("kind", ["lif", "src"])
+def test_conv_networks_on_sim_torch_equal_sim(kind):
+    """Convolution and pooling layers step on numpy inside ``sim-torch`` (their synapse kinds do
+    not declare tensors): the results are still ``sim``'s, and the config says where each layer ran."""
+    from conv_nets import conv_model, digit_spikes
+
+    from modspike.fixedpoint import WeightFormat
+
+    net = quantize(
+        to_network(conv_model(kind, "c4k3-p2-c6k3s2-a2-d12", seed=2)), WeightFormat(8, "neuron")
+    )
+    ref, got = assert_same(net, digit_spikes(n=12, steps=8).astype(np.uint8))
+    assert sum(int(r.sum()) for r in ref.rasters) > 0
+    on_tensors = [
+        layer.name
+        for layer in net.layers
+        if all(s.kind.tensors for s in (*layer.synapse.pre, layer.synapse))
+    ]
+    assert got.config["layers_on_device"] == on_tensors
 
 
 def test_sim_torch_is_listed():
