@@ -3,8 +3,9 @@
 Task (``nvecoven/BRC@5563e1e:benchmark1.py:43-46``): a sequence of ``T`` i.i.d. N(0, 1) scalars; the
 target is the first one, read out after the last step; MSE. Predicting 0 scores 1.0.
 
-Models: two recurrent layers (BRC / nBRC ``CellLayer`` s, or GRU / LSTM :class:`RNNLayer` s) and a
-linear readout of the last layer's last output. Training (the authors' ``9713007`` rule): Adam,
+Models: two recurrent layers (``TorchLayer`` s of the BRC / nBRC cell kinds, or of the GRU / LSTM
+kinds of :mod:`.rnn_cells`), run by the package's step loop, and a linear readout of the last
+layer's last output. Training (the authors' ``9713007`` rule): Adam,
 batches drawn from a fixed training set, test MSE every ``eval_every`` steps, stop once it is below
 ``stop_below`` or at ``cap`` steps. Updates whose gradients are not finite are skipped
 (``1b99539:Models/CustomRNN.py:22-28``) and counted.
@@ -18,13 +19,32 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
-from modspike.train.cells import BRCCell
-from modspike.train.network import CellLayer
 from torch import nn
 
-from .rnn_cells import RNNLayer
+from modspike import registry
+from modspike.step import run
+from modspike.train.modules import TorchLayer, program_of
 
-COPY_CELLS = ("brc", "nbrc", "gru", "lstm")
+from .rnn_cells import RNN_TYPES, rnn_layer
+
+
+def _kind_layer(cell: str, n_in: int, n: int, halves: bool) -> TorchLayer:
+    if halves:
+        raise ValueError("partial warm-up (two half-width cells) is for GRU and LSTM layers")
+    kind = registry.cell(cell)
+    return TorchLayer(n_in, kind, registry.require(kind, "trainable")(n, None), recurrent=False)
+
+
+def _rnn_builder(cell: str):
+    return lambda n_in, n, halves: rnn_layer(cell, n_in, n, halves)
+
+
+COPY_MODELS = {
+    "brc": lambda n_in, n, halves: _kind_layer("brc", n_in, n, halves),
+    "nbrc": lambda n_in, n, halves: _kind_layer("nbrc", n_in, n, halves),
+    **{cell: _rnn_builder(cell) for cell in RNN_TYPES},
+}
+"""The copy task's layers by name: the BRC / nBRC cell kinds, the GRU / LSTM baselines."""
 
 
 def copy_data(n: int, length: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,34 +65,18 @@ class CopyModel(nn.Module):
         self, cell: str, hidden: int = 100, layers: int = 2, n_in: int = 1, halves: bool = False
     ):
         super().__init__()
-        if cell not in COPY_CELLS:
-            raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(COPY_CELLS)}")
-        if halves and cell not in ("gru", "lstm"):
-            raise ValueError("partial warm-up (two half-width cells) is for GRU and LSTM layers")
+        if cell not in COPY_MODELS:
+            raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(COPY_MODELS)}")
         self.cell = cell
         sizes = [n_in] + [hidden] * layers
-        if cell in ("brc", "nbrc"):
-            self.layers = nn.ModuleList(
-                CellLayer(a, BRCCell(hidden, neuromodulated=cell == "nbrc")) for a in sizes[:-1]
-            )
-        else:
-            self.layers = nn.ModuleList(RNNLayer(cell, a, hidden, halves) for a in sizes[:-1])
+        build = COPY_MODELS[cell]
+        self.layers = nn.ModuleList(build(a, hidden, halves) for a in sizes[:-1])
         self.readout = nn.Linear(hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (T, B, n_in) -> prediction (B,)."""
-        batch = x.shape[1]
-        if all(hasattr(layer, "sequence") for layer in self.layers):
-            s = x
-            for layer in self.layers:
-                s, _ = layer.sequence(s, layer.initial_state(batch, x.device))
-            return self.readout(s[-1]).squeeze(-1)
-        states = [layer.initial_state(batch, x.device) for layer in self.layers]
-        for t in range(x.shape[0]):
-            s = x[t]
-            for k, layer in enumerate(self.layers):
-                s, states[k] = layer(s, states[k])
-        return self.readout(s).squeeze(-1)
+        out = run(program_of(self.layers, device=x.device), x, record=False)
+        return self.readout(out.state[-1][0]).squeeze(-1)
 
 
 @dataclass

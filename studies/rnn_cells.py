@@ -1,117 +1,193 @@
-"""GRU and LSTM layers with the step interface of ``CellLayer``, for the warm-up study and the
-copy-first-input baselines (fidelity.md 4).
+"""GRU and LSTM layers as cell kinds of the study, for the warm-up study and the copy-first-input
+baselines (fidelity.md 4).
 
-A :class:`RNNLayer` steps like a ``CellLayer`` (``layer(x, state) -> (out, (out, cell_state))``,
-``initial_state(batch)``) so that :func:`modspike.studies.warmup.warmup_` and ``measure_vaa`` run on
-it unchanged, and also runs a whole sequence at once (:meth:`RNNLayer.sequence`, the fused
-``torch.nn.GRU`` / ``torch.nn.LSTM``) for training. Initialisation follows the warm-up repository
-(``glambrechts/warmup@8d9a33b:models_pytorch/cells.py:37-115``): GRU input weights Xavier-uniform per
-gate, recurrent weights orthogonal per gate, biases 0; LSTM torch's default.
+A GRU or LSTM layer is a :class:`~modspike.train.modules.TorchLayer` of a float-only
+:class:`~modspike.kinds.types.CellKind` defined here: the layer's synapse is the input projection
+``[W_ir x, W_iz x, W_in x] + b_i`` (GRU) or ``[W_ii x, W_if x, W_ig x, W_io x] + b_i`` (LSTM),
+and the cell holds the recurrent matrix ``W_h`` and bias ``b_h`` of the gates. So the package's
+one step loop (:func:`modspike.step.run`) runs them, and :func:`modspike.studies.warmup.warmup_`
+and ``measure_vaa`` work on them unchanged: the kind's ``attractor`` says what VAA compares
+(``h``, or ``[h, c]`` for an LSTM). The step is ``torch.nn.GRU`` / ``torch.nn.LSTM``'s (tested
+against them).
 
-Partial warm-up (``--double`` in the warm-up code, ``cells.py:6-31``): the layer is two half-width
-cells side by side, and only the first one is warmed up (:class:`HalvesCell`).
+The kinds are **not registered**: they have no fixed-point model, NIR mapping or memory figures, so
+no other stage could take them; they exist for the studies' baselines only.
+
+Initialisation follows the warm-up repository
+(``glambrechts/warmup@8d9a33b:models_pytorch/cells.py:37-115``): GRU input weights
+Xavier-uniform per gate, recurrent weights orthogonal per gate, biases 0; LSTM torch's default
+(every weight and bias ``U(-1/sqrt(n), 1/sqrt(n))``).
+
+Partial warm-up (``--double`` in the warm-up code, ``cells.py:6-31``): the layer is two
+half-width cells side by side and only the first one is warmed up. Here that is one layer whose
+recurrent matrix is block-diagonal (each half sees only its own state; both see the whole input),
+and whose kind's ``attractor`` is the first half's state only: the second half gets no gradient
+from the warm-up loss.
 """
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
-RNN_KINDS = ("gru", "lstm")
+from modspike.kinds.types import CellKind, FloatArith, Output
+from modspike.train.modules import TorchLayer
 
 
-def _init_gru_(gru: nn.GRU) -> None:
-    for name, param in gru.named_parameters():
-        with torch.no_grad():
-            if "weight_ih" in name:
-                for block in param.chunk(3, 0):
-                    nn.init.xavier_uniform_(block)
-            elif "weight_hh" in name:
-                for block in param.chunk(3, 0):
-                    nn.init.orthogonal_(block)
-            else:
-                param.zero_()
+class RNNParams(NamedTuple):
+    wh: torch.Tensor  # recurrent matrix of the gates (g n, n)
+    bh: torch.Tensor  # recurrent bias of the gates (g n,)
 
 
-class TorchRNNCell(nn.Module):
-    """One GRU or LSTM layer of ``n`` units. Cell state: ``h`` (GRU) or ``(h, c)`` (LSTM)."""
+class GRUState(NamedTuple):
+    h: torch.Tensor
 
-    spiking = False
 
-    def __init__(self, kind: str, n_in: int, n: int):
+class LSTMState(NamedTuple):
+    h: torch.Tensor
+    c: torch.Tensor
+
+
+def gru_initial_state(batch: int, n: int, device=None, dtype=None) -> GRUState:
+    return GRUState(torch.zeros((batch, n), device=device, dtype=dtype))
+
+
+def lstm_initial_state(batch: int, n: int, device=None, dtype=None) -> LSTMState:
+    z = torch.zeros((batch, n), device=device, dtype=dtype)
+    return LSTMState(z, z.clone())
+
+
+def gru_step(a: torch.Tensor, state: GRUState, p: RNNParams, constants=None):
+    """``torch.nn.GRU``'s step; ``a`` holds ``[W_ir x, W_iz x, W_in x] + b_i``."""
+    xr, xz, xn = a.chunk(3, -1)
+    hr, hz, hn = (state.h @ p.wh.T + p.bh).chunk(3, -1)
+    r = torch.sigmoid(xr + hr)
+    z = torch.sigmoid(xz + hz)
+    n = torch.tanh(xn + r * hn)
+    h = (1 - z) * n + z * state.h
+    return h, GRUState(h)
+
+
+def lstm_step(a: torch.Tensor, state: LSTMState, p: RNNParams, constants=None):
+    """``torch.nn.LSTM``'s step; ``a`` holds ``[W_ii x, W_if x, W_ig x, W_io x] + b_i``."""
+    pre = a + state.h @ p.wh.T + p.bh
+    i, f, g, o = pre.chunk(4, -1)
+    c = torch.sigmoid(f) * state.c + torch.sigmoid(i) * torch.tanh(g)
+    h = torch.sigmoid(o) * torch.tanh(c)
+    return h, LSTMState(h, c)
+
+
+def _gru_attractor(state: GRUState) -> torch.Tensor:
+    return state.h
+
+
+def _lstm_attractor(state: LSTMState) -> torch.Tensor:
+    return torch.cat([state.h, state.c], -1)
+
+
+def _first_half(attractor):
+    def first_half(state) -> torch.Tensor:
+        return attractor(type(state)(*(v[..., : v.shape[-1] // 2] for v in state)))
+
+    return first_half
+
+
+def _gru_init_synapse(weight: torch.Tensor) -> None:
+    for block in weight.chunk(3, 0):
+        nn.init.xavier_uniform_(block)
+
+
+def _lstm_init_synapse(weight: torch.Tensor) -> None:
+    bound = 1 / math.sqrt(weight.shape[0] // 4)
+    nn.init.uniform_(weight, -bound, bound)
+
+
+class RNNCell(nn.Module):
+    """The recurrent half of a GRU (``gates=3``) or LSTM (``gates=4``) layer of ``n`` units:
+    ``W_h`` (gates n, n) and ``b_h``; ``halves``: ``W_h`` is kept block-diagonal (two cells)."""
+
+    def __init__(self, n: int, gates: int, halves: bool = False):
         super().__init__()
-        if kind not in RNN_KINDS:
-            raise ValueError(f"unknown recurrent cell {kind!r}; use 'gru' or 'lstm'")
-        self.kind, self.n, self.input_size = kind, n, n_in
-        if kind == "gru":
-            self.rnn = nn.GRU(n_in, n)
-            _init_gru_(self.rnn)
-        else:
-            self.rnn = nn.LSTM(n_in, n)
-
-    def initial_state(self, batch: int, device=None):
-        h = torch.zeros(batch, self.n, device=device)
-        return h if self.kind == "gru" else (h, h.clone())
-
-    def sequence(self, x: torch.Tensor, state) -> tuple[torch.Tensor, object]:
-        """``x`` (T, B, n_in) -> ``(outputs (T, B, n), final cell state)``."""
-        if self.kind == "gru":
-            out, h = self.rnn(x, state.unsqueeze(0))
-            return out, h[0]
-        out, (h, c) = self.rnn(x, (state[0].unsqueeze(0), state[1].unsqueeze(0)))
-        return out, (h[0], c[0])
-
-    def state_vector(self, state) -> torch.Tensor:
-        """What VAA compares: ``h``, or ``[h, c]`` for an LSTM (fidelity.md 4)."""
-        return state if self.kind == "gru" else torch.cat(state, -1)
-
-
-class HalvesCell(nn.Module):
-    """Two cells of ``n / 2`` units side by side; only the first is seen by the warm-up loss."""
-
-    spiking = False
-
-    def __init__(self, kind: str, n_in: int, n: int):
-        super().__init__()
-        if n % 2:
+        if halves and n % 2:
             raise ValueError(f"partial warm-up needs an even layer width, not {n}")
-        self.kind, self.n, self.input_size = kind, n, n_in
-        self.first = TorchRNNCell(kind, n_in, n // 2)
-        self.second = TorchRNNCell(kind, n_in, n // 2)
+        self.n, self.gates, self.halves = n, gates, halves
+        self.wh = nn.Parameter(torch.empty(gates * n, n))
+        self.bh = nn.Parameter(torch.empty(gates * n))
+        mask = torch.ones(gates * n, n)
+        if halves:
+            m = n // 2
+            block = torch.block_diag(torch.ones(m, m), torch.ones(m, m))
+            mask = block.repeat(gates, 1)
+        self.register_buffer("mask", mask)
+        self.reset_parameters()
 
-    def initial_state(self, batch: int, device=None):
-        return self.first.initial_state(batch, device), self.second.initial_state(batch, device)
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            if self.gates == 3:  # GRU: orthogonal per gate (per half), bias 0
+                width = self.n // 2 if self.halves else self.n
+                self.wh.zero_()
+                for g in range(3):
+                    for start in range(0, self.n, width):
+                        rows = slice(g * self.n + start, g * self.n + start + width)
+                        nn.init.orthogonal_(self.wh[rows, start : start + width])
+                self.bh.zero_()
+            else:  # LSTM: torch's default, as the warm-up code (bound from one cell's width)
+                width = self.n // 2 if self.halves else self.n
+                bound = 1 / math.sqrt(width)
+                nn.init.uniform_(self.wh, -bound, bound)
+                nn.init.uniform_(self.bh, -bound, bound)
+            self.wh.mul_(self.mask)
 
-    def sequence(self, x: torch.Tensor, state) -> tuple[torch.Tensor, object]:
-        o1, s1 = self.first.sequence(x, state[0])
-        o2, s2 = self.second.sequence(x, state[1])
-        return torch.cat([o1, o2], -1), (s1, s2)
-
-    def state_vector(self, state) -> torch.Tensor:
-        return torch.cat(
-            [self.first.state_vector(state[0]), self.second.state_vector(state[1])], -1
-        )
-
-    def warmup_state_vector(self, state) -> torch.Tensor:
-        return self.first.state_vector(state[0])
+    def float_params(self) -> RNNParams:
+        return RNNParams(self.wh * self.mask, self.bh)
 
 
-class RNNLayer(nn.Module):
-    """A GRU / LSTM layer (or its two-halves form) with ``CellLayer``'s step interface."""
+def _kind(name: str, gates: int, halves: bool) -> CellKind:
+    gru = gates == 3
+    attractor = _gru_attractor if gru else _lstm_attractor
+    return CellKind(
+        name=name,
+        output=Output.GRADED,
+        float_params=RNNParams,
+        floating=FloatArith(
+            initial_state=gru_initial_state if gru else lstm_initial_state,
+            step=gru_step if gru else lstm_step,
+            init_synapse=_gru_init_synapse if gru else _lstm_init_synapse,
+        ),
+        synapse_bias=True,
+        in_multiplicity=gates,
+        attractor=_first_half(attractor) if halves else attractor,
+        description=f"{'GRU' if gru else 'LSTM'} layer{' (two halves)' if halves else ''}, "
+        "float only (studies' baseline)",
+    )
 
-    def __init__(self, kind: str, n_in: int, n: int, halves: bool = False):
-        super().__init__()
-        self.cell = HalvesCell(kind, n_in, n) if halves else TorchRNNCell(kind, n_in, n)
-        self.input_size, self.n = n_in, n
 
-    def initial_state(self, batch: int, device=None):
-        return torch.zeros(batch, self.n, device=device), self.cell.initial_state(batch, device)
+RNN_TYPES: dict[str, int] = {"gru": 3, "lstm": 4}
+"""The recurrent baselines and their number of gates."""
 
-    def forward(self, x: torch.Tensor, state):
-        out, cell_state = self.cell.sequence(x.unsqueeze(0), state[1])
-        return out[0], (out[0], cell_state)
+GRU = _kind("gru", 3, False)
+LSTM = _kind("lstm", 4, False)
+GRU_HALVES = _kind("gru-halves", 3, True)
+LSTM_HALVES = _kind("lstm-halves", 4, True)
+_RECORDS = {("gru", False): GRU, ("lstm", False): LSTM}
+_RECORDS |= {("gru", True): GRU_HALVES, ("lstm", True): LSTM_HALVES}
 
-    def sequence(self, x: torch.Tensor, state):
-        """``x`` (T, B, n_in) -> ``(outputs (T, B, n), state after the last step)``."""
-        out, cell_state = self.cell.sequence(x, state[1])
-        return out, (out[-1], cell_state)
+
+def rnn_layer(cell: str, n_in: int, n: int, halves: bool = False) -> TorchLayer:
+    """A GRU (``cell="gru"``) or LSTM layer of ``n`` units as a ``TorchLayer`` of the step loop;
+    ``halves``: two half-width cells side by side (partial warm-up)."""
+    if cell not in RNN_TYPES:
+        raise ValueError(f"unknown recurrent cell {cell!r}; use one of {', '.join(RNN_TYPES)}")
+    gates = RNN_TYPES[cell]
+    layer = TorchLayer(n_in, _RECORDS[cell, halves], RNNCell(n, gates, halves), recurrent=False)
+    with torch.no_grad():
+        if gates == 3:
+            layer.synapse.bias.zero_()
+        else:
+            bound = 1 / math.sqrt(n // 2 if halves else n)
+            layer.synapse.bias.uniform_(-bound, bound)
+            layer.synapse.weight.uniform_(-bound, bound)
+    return layer
