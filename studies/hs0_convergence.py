@@ -7,7 +7,7 @@ layouts are built here:
 
 * ``L1``: 32 hidden + 10 output mSRC neurons, the class read out by the output spike count
   (:class:`SpikeCountNet`: the sum over time of the output layer's ``ReLU(h)``);
-* ``L2``: 42 hidden mSRC neurons and the project's linear readout (``SpikingNet``).
+* ``L2``: 42 hidden mSRC neurons and the project's linear readout (``TorchNetwork``).
 
 Training runs until ``h_s0`` stops moving (``max |h_s0(e) - h_s0(e - 10)| < tol``, checked every 10
 epochs) *and* the validation loss has not improved for ``patience`` epochs, or ``max_epochs``.
@@ -25,15 +25,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from modspike.studies.excitability.analysis import analyze
-from modspike.train.cells import MSRCCell
-from modspike.train.cells.msrc import MSRCConstants
-from modspike.train.network import CellLayer, ModelConfig, build_model, run_layers
-from modspike.train.trainer import evaluate
 from torch import nn
 
+from modspike import registry
 from modspike.data import Dataset, load_dataset
 from modspike.encoding import encode_batch, generator
+from modspike.kinds.cells.msrc.float_step import MSRCCell, MSRCConstants
+from modspike.step import run
+from modspike.studies.excitability.analysis import analyze
+from modspike.train.modules import ModelConfig, TorchLayer, build_model, program_of
+from modspike.train.trainer import evaluate
 
 LAYOUTS = ("L1", "L2")
 DRIVES = np.linspace(0.0, 16.0, 161)  # as benchmarks/hs0_training.py: onsets up to h_s0 ~ 2.4
@@ -74,16 +75,15 @@ class SpikeCountNet(nn.Module):
     def __init__(self, n_in: int, hidden: int, n_out: int, hs0: str, learn_hs0: bool):
         super().__init__()
         consts = MSRCConstants()
+        kind = registry.cell("msrc")
         self.layers = nn.ModuleList(
-            [
-                CellLayer(n_in, MSRCCell(hidden, consts, hs0_init=hs0, learn_hs0=learn_hs0)),
-                CellLayer(hidden, MSRCCell(n_out, consts, hs0_init=hs0, learn_hs0=learn_hs0)),
-            ]
+            TorchLayer(a, kind, MSRCCell(b, consts, hs0_init=hs0, learn_hs0=learn_hs0), False)
+            for a, b in ((n_in, hidden), (hidden, n_out))
         )
 
     def forward(self, spikes: torch.Tensor, record: bool = False):
-        total, records = run_layers(self.layers, spikes, record)
-        return (total, records) if record else total
+        out = run(program_of(self.layers, device=spikes.device), spikes, record=record)
+        return (out.total, out.records) if record else out.total
 
 
 def build_hs0_model(cfg: HS0Config, n_in: int, n_out: int) -> nn.Module:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from modspike.data import load_dataset
 from modspike.studies.hs0_convergence import (
     HS0Config,
     SpikeCountNet,
@@ -19,8 +21,6 @@ from modspike.studies.hs0_convergence import (
     modal_type,
     train_to_convergence,
 )
-
-from modspike.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,6 +62,7 @@ def _small_digits():
                    y_val=d.y_val[:32], x_test=d.x_test[:32], y_test=d.y_test[:32])  # fmt: skip
 
 
+@pytest.mark.slow
 def test_fixed_hs0_stops_on_patience_and_learned_hs0_moves():
     data = _small_digits()
     fixed = HS0Config(layout="L2", hs0="0.9", fix_hs0=True, check_every=1, patience=0)
