@@ -24,13 +24,16 @@ import time
 from pathlib import Path
 
 import torch
+
 from modspike.studies.copy_first_input import (
-    COPY_CELLS,
+    COPY_MODELS,
     CopyConfig,
     CopyModel,
     copy_data,
     train_copy,
 )
+from modspike.studies.results_file import write_results
+from modspike.studies.rnn_cells import RNN_TYPES
 from modspike.studies.warmup import WarmupConfig, measure_vaa, warmup_
 
 ROOT = Path(__file__).resolve().parent
@@ -52,7 +55,8 @@ def write_json(path: Path, data: dict) -> None:
 
 def run_job(cell: str, length: int, seed: int, init: str, args) -> dict:
     cfg = CopyConfig(length=length, hidden=args.hidden, layers=2, batch=args.batch, lr=args.lr,
-                     cap=args.cap, train=args.train, test=args.test)  # fmt: skip
+                     cap=args.cap, eval_every=args.eval_every, train=args.train,
+                     test=args.test)  # fmt: skip
     gen = torch.Generator().manual_seed(1000 * length + seed)  # same data for every cell
     data, test = copy_data(cfg.train, length, gen), copy_data(cfg.test, length, gen)
     torch.manual_seed(seed)
@@ -60,10 +64,13 @@ def run_job(cell: str, length: int, seed: int, init: str, args) -> dict:
     t0 = time.perf_counter()
     vaa_x = data[0][:, :2000]
     record = {"cell": cell, "T": length, "seed": seed, "init": init, **cfg.to_dict(),
-              "vaa_steps": args.vaa_steps, "vaa_estimates": 10}  # fmt: skip
+              "vaa_steps": args.vaa_steps, "vaa_estimates": 10,
+              "warmup_steps": args.warmup_steps if init != "plain" else 0}  # fmt: skip
     record["vaa_init"] = measure_vaa(model.layers, vaa_x, args.vaa_steps, 10, seed=7)
     if init != "plain":
-        hist = warmup_(model.layers, data[0], steps=100, config=WarmupConfig(seed=seed))
+        hist = warmup_(
+            model.layers, data[0], steps=args.warmup_steps, config=WarmupConfig(seed=seed)
+        )
         record["warmup_vaa_star_last10"] = [
             sum(h["vaa_star"][k] for h in hist[-10:]) / 10 for k in range(cfg.layers)
         ]
@@ -85,7 +92,7 @@ def table(runs: list[dict]) -> str:
         "final test MSE | best | steps run | s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    order = {c: i for i, c in enumerate(COPY_CELLS)}
+    order = {c: i for i, c in enumerate(COPY_MODELS)}
     for r in sorted(
         runs, key=lambda r: (r["T"], order[r["cell"]], INITS.index(r["init"]), r["seed"])
     ):
@@ -101,11 +108,13 @@ def table(runs: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cells", nargs="*", default=[], choices=COPY_CELLS)
+    ap.add_argument("--cells", nargs="*", default=[], choices=list(COPY_MODELS))
     ap.add_argument("--lengths", nargs="+", type=int, default=[5, 100])
     ap.add_argument("--inits", nargs="+", default=["plain"], choices=INITS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--cap", type=int, default=30000, help="training steps at most")
+    ap.add_argument("--eval-every", type=int, default=500, help="training steps between tests")
+    ap.add_argument("--warmup-steps", type=int, default=100)
     ap.add_argument("--hidden", type=int, default=100)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     for length in args.lengths:
         for cell in args.cells:
             for init in args.inits:
-                if init != "plain" and cell not in ("gru", "lstm"):
+                if init != "plain" and cell not in RNN_TYPES:
                     continue  # warm-up of BRC / nBRC: benchmarks/warmup_copy.py
                 for seed in args.seeds:
                     path = args.cache / f"{job_name(cell, length, seed, init)}.json"
@@ -132,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:
         print(f"no jobs in {args.cache}; give --cells")
         return 2
-    write_json(args.out, {
+    write_results(args.out, {
         "task": "copy-first-input (nvecoven/BRC@5563e1e benchmark1.py:43-46)",
         "stopping": "test MSE < 0.1, evaluated every 500 steps (nvecoven/BRC@9713007), or the cap",
         "paper": "per-T numbers not retrieved [unverified]",

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from modspike.studies.hs0_convergence import LAYOUTS, HS0Config, train_to_convergence
 
 from modspike.data import load_dataset
 from modspike.errors import ModspikeError
+from modspike.studies.hs0_convergence import LAYOUTS, HS0Config, train_to_convergence
+from modspike.studies.results_file import write_results
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CACHE = ROOT.parent / "runs" / "hs0_convergence"
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:
         print(f"no runs in {args.cache}")
         return 2
-    write_json(args.out, {"protocol": "fidelity.md 5", "runs": runs})
+    write_results(args.out, {"protocol": "fidelity.md 5", "runs": runs})
     print(summary(runs))
     print(f"-> {args.out}")
     return 0
