@@ -140,6 +140,9 @@ def _summary(rec: dict) -> dict:
         "n_parameters": rec["n_parameters"],
         "final_running_mean_1000": rec["running_mean_1000"][-1],
         "final_normalised_running_mean": norm[-1],
+        "normalised_last_100": round(
+            float(normalised_score(np.mean(rec["discounted_return"][-100:]))), 4
+        ),
         "eval": rec["eval"],
         "updates": {
             "count": len(updates),
@@ -238,8 +241,10 @@ def print_acceptance(acc: dict, runs: list[dict]) -> None:
                   f"(per seed {', '.join(f'{v:.3f}' for v in f['per_seed'].values())})")  # fmt: skip
     for r in runs:
         e = r["eval"]
+        last = float(normalised_score(np.mean(r["discounted_return"][-100:])))
         print(f"  {r['arch']:9s} seed {r['seed']}: eval normalised sampled "
-              f"{e['sampled']['normalised']:.3f}, mean action {e['mean']['normalised']:.3f}")  # fmt: skip
+              f"{e['sampled']['normalised']:.3f}, mean action {e['mean']['normalised']:.3f}; "
+              f"last 100 training episodes {last:.3f}")  # fmt: skip
     p = acc["passed"]
     print(f"(a) NMD above RNN at every episode >= {acc['from_episode']}, every seed pair: "
           f"{verdict(p['a'])} " + ", ".join(
