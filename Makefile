@@ -52,9 +52,15 @@ clean:
 	rm -rf $(RUNS) .pytest_cache .ruff_cache
 
 ## the longer studies: learnable h_s0 on digits (~5 min), adaptation (~10 min), warm-up copy task,
-## deploying the NMD agent on sim and Lava (~6 min)
+## deploying the NMD agent on sim and Lava (~6 min); then the fidelity studies of issue 17 at the
+## protocols of fidelity.md (hours: see docs/studies.md; each caches its runs in runs/)
 bench-extra: env
 	nice -n 10 $(BIN)/python benchmarks/hs0_training.py
 	nice -n 10 $(BIN)/python benchmarks/adaptation.py
 	nice -n 10 $(BIN)/python benchmarks/warmup_copy.py
 	nice -n 10 $(BIN)/python benchmarks/deploy_agent.py
+	nice -n 19 $(BIN)/python benchmarks/nmd_benchmark1.py --agents nmd rnn
+	nice -n 19 $(BIN)/python benchmarks/nmd_benchmark1.py --diagnostics --agents nmd-msrc
+	nice -n 19 $(BIN)/python benchmarks/copy_first_input.py --cells brc nbrc gru lstm --lengths 5 100 300
+	nice -n 19 $(BIN)/python benchmarks/copy_first_input.py --cells gru lstm --lengths 300 --inits warmup partial
+	nice -n 19 $(BIN)/python benchmarks/hs0_convergence.py
