@@ -19,7 +19,8 @@ For each cell (LIF and SRC by default) with the same ``--arch`` (``modspike trai
 * the Loihi 2 mapping estimate (``modspike inspect``: neurocores and the binding limit).
 
 The same on the event stand-in ``dvs-digits`` (its frames replayed, 2x2 pooled pixels,
-``--event-epochs``). Writes ``benchmarks/results/conv.json`` and ``.md`` and the ``## Convolutional SNNs`` section of
+``--event-epochs``), or on N-MNIST from its files: ``--event-data nmnist --data-dir DIR`` (results
+in ``conv_nmnist.{json,md}``; not run here: the files are not on this machine). Writes ``benchmarks/results/conv.json`` and ``.md`` and the ``## Convolutional SNNs`` section of
 the README. ``--quick``: 2 epochs, 60 test samples, results under ``benchmarks/results/quick/``.
 Goal (issue 13): >= 98 % test accuracy, 8-bit within 0.5 point of float; the table says whether
 each run meets it.
@@ -65,14 +66,23 @@ def _float_predictions(net, spikes: np.ndarray) -> np.ndarray:
         return prog.readout(out.total, x.shape[0]).numpy().argmax(1)
 
 
-def one(cell: str, arch: str, epochs: int, tmp: Path, limit: int | None, data: str) -> dict:
+def one(
+    cell: str, arch: str, epochs: int, tmp: Path, limit: int | None, data: str, data_dir=None
+) -> dict:
     if data == "digits":
         cfg = TrainConfig(
             cell=cell, arch=arch, steps=STEPS, gain=GAIN, lr=LR, seed=SEED, epochs=epochs
         )
     else:  # event frames replayed (the events encoding), 2x2-pooled pixels
         cfg = TrainConfig(
-            cell=cell, arch=arch, data=data, downsample=2, lr=LR, seed=SEED, epochs=epochs
+            cell=cell,
+            arch=arch,
+            data=data,
+            data_dir=data_dir,
+            downsample=2,
+            lr=LR,
+            seed=SEED,
+            epochs=epochs,
         )
     run_dir = tmp / f"{data}_{cell}"
     t0 = time.perf_counter()
@@ -83,7 +93,7 @@ def one(cell: str, arch: str, epochs: int, tmp: Path, limit: int | None, data: s
     per_channel = export_run(run_dir, tmp / f"{data}_{cell}_per_channel", 8, "neuron", None)
     artifact, net = open_artifact(art)
     options = input_options(artifact.manifest)
-    x, y = load_dataset(data, options=options, splits=("test",)).split("test")
+    x, y = load_dataset(data, data_dir, options=options, splits=("test",)).split("test")
     if limit is not None:
         x, y = x[:limit], y[:limit]
     spikes = encode_split(artifact.manifest, x, seed=0)
@@ -154,16 +164,25 @@ def one(cell: str, arch: str, epochs: int, tmp: Path, limit: int | None, data: s
     return row
 
 
-def run_all(arch: str, cells, epochs: int, quick: bool, event_epochs: int) -> dict:
+def run_all(
+    arch: str,
+    cells,
+    epochs: int,
+    quick: bool,
+    event_epochs: int,
+    event_data: str = EVENT_DATA,
+    data_dir: str | None = None,
+) -> dict:
     torch.set_num_threads(1)
     limit = 60 if quick else None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for data, n_epochs in (("digits", epochs), (EVENT_DATA, event_epochs)):
+        for data, n_epochs in (("digits", epochs), (event_data, event_epochs)):
             if n_epochs <= 0:
                 continue
             for cell in cells:
-                row = one(cell, arch, 2 if quick else n_epochs, Path(tmp), limit, data)
+                d_dir = None if data == "digits" else data_dir
+                row = one(cell, arch, 2 if quick else n_epochs, Path(tmp), limit, data, d_dir)
                 rows.append(row)
                 keys = ("data", "cell", "float_accuracy", "quantized_accuracy")
                 print(json.dumps({k: row[k] for k in keys}), file=sys.stderr)
@@ -210,8 +229,9 @@ def markdown(res: dict) -> str:
     r0 = res["rows"][0] if res["rows"] else {}
     return (
         f"`--arch {res['config']['arch']}` on digits as 1x8x8 images (rate code, gain {GAIN})"
-        f" and on the event stand-in `{EVENT_DATA}` (its frames replayed, one bin per step, 2x2"
-        f" pooled pixels), {r0.get('n_samples')} test samples each, Adam lr {LR}, seed 0,"
+        f" and on `{res['rows'][-1]['data'] if res['rows'] else EVENT_DATA}` event frames (replayed,"
+        " one bin per step, 2x2 pooled pixels), the whole test split of each"
+        f" ({r0.get('n_samples')} digits), Adam lr {LR}, seed 0,"
         f" {', '.join(sorted({str(r['epochs']) for r in res['rows']}))} epochs (digits, events);"
         " 8-bit weights, one exponent per layer (per output channel:"
         " the column beside). Float and 8-bit accuracy: the export's check, on"
@@ -254,24 +274,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="digits (default %(default)s)")
     parser.add_argument(
-        "--event-epochs", type=int, default=EVENT_EPOCHS, help="dvs-digits; 0 skips it"
+        "--event-epochs", type=int, default=EVENT_EPOCHS, help="event data; 0 skips it"
     )
+    parser.add_argument(
+        "--event-data",
+        default=EVENT_DATA,
+        help="event data set (default %(default)s; e.g. nmnist with --data-dir: results then go"
+        " to conv_<name>.json / .md and the README is left alone)",
+    )
+    parser.add_argument("--data-dir", default=None, help="folder of the event data set's files")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--readme-only", action="store_true")
     args = parser.parse_args(argv)
     out = RESULTS / "quick" if args.quick else RESULTS
+    standin = args.event_data == EVENT_DATA
+    name = "conv" if standin else f"conv_{args.event_data}"
     if args.readme_only:
-        res = json.loads((out / "conv.json").read_text())
+        res = json.loads((out / f"{name}.json").read_text())
     else:
-        res = run_all(args.arch, args.cells.split(","), args.epochs, args.quick, args.event_epochs)
+        res = run_all(
+            args.arch,
+            args.cells.split(","),
+            args.epochs,
+            args.quick,
+            args.event_epochs,
+            args.event_data,
+            args.data_dir,
+        )
         out.mkdir(parents=True, exist_ok=True)
-        (out / "conv.json").write_text(json.dumps(res, indent=1) + "\n")
-    (out / "conv.md").write_text(markdown(res))
+        (out / f"{name}.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / f"{name}.md").write_text(markdown(res))
     print(markdown(res))
-    if not args.quick:
+    if not args.quick and standin:
         update_readme(markdown(res))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from modspike.errors import ModspikeError
+
+    try:
+        raise SystemExit(main())
+    except ModspikeError as exc:
+        raise SystemExit(f"conv.py: error: {exc}") from None
