@@ -205,6 +205,20 @@ def run_all(
     }
 
 
+def _epochs(rows: list[dict]) -> str:
+    """``40 epochs (digits), 20 (dvs-digits)``: the training budget of each data set."""
+    seen = {}
+    for r in rows:
+        seen.setdefault(r["data"], r["epochs"])
+    return ", ".join(
+        f"{e} epochs ({d})" if k == 0 else f"{e} ({d})" for k, (d, e) in enumerate(seen.items())
+    )
+
+
+def _goal(row: dict) -> str:
+    return ("yes" if row["goal_met"] else "no") if row["data"] == "digits" else "n/a"
+
+
 def markdown(res: dict) -> str:
     head = (
         "| data | cell | T | float acc. | 8-bit acc. | gap (points) | goal met | 8-bit per channel |"
@@ -216,7 +230,7 @@ def markdown(res: dict) -> str:
     body = "".join(
         f"| {r['data']} ({'x'.join(map(str, r['input_shape']))}) | {r['cell']} | {r['steps']} |"
         f" {r['float_accuracy']:.3f} | {r['quantized_accuracy']:.3f} |"
-        f" {r['gap_points']:+.2f} | {'yes' if r['goal_met'] else 'no'} |"
+        f" {r['gap_points']:+.2f} | {_goal(r)} |"
         f" {r['quantized_accuracy_per_channel']:.3f} | {r['sim_accuracy_input_seed_0']:.3f} |"
         f" {100 * r['float_torch_vs_lava_float_identical_predictions']:.1f} % |"
         f" {r['sim_over_lava_throughput']:.0f}x ({r['sim_samples_per_second']:.0f} vs"
@@ -232,7 +246,7 @@ def markdown(res: dict) -> str:
         f" and on `{res['rows'][-1]['data'] if res['rows'] else EVENT_DATA}` event frames (replayed,"
         " one bin per step, 2x2 pooled pixels), the whole test split of each"
         f" ({r0.get('n_samples')} digits), Adam lr {LR}, seed 0,"
-        f" {', '.join(sorted({str(r['epochs']) for r in res['rows']}))} epochs (digits, events);"
+        f" {_epochs(res['rows'])};"
         " 8-bit weights, one exponent per layer (per output channel:"
         " the column beside). Float and 8-bit accuracy: the export's check, on"
         " identical input spikes; sim and Lava `fixed_pt` (input seed 0) agree exactly"
@@ -248,11 +262,18 @@ def markdown(res: dict) -> str:
     )
 
 
-def update_readme(table: str, readme: Path = README) -> None:
+def command(rows: list[dict]) -> str:
+    """The command line that reproduces ``rows`` (their epochs per data set)."""
+    epochs = {r["data"]: r["epochs"] for r in rows}
+    opts = f" --epochs {epochs.get('digits', 0)} --event-epochs {epochs.get(EVENT_DATA, 0)}"
+    return f"nice -n 10 .venv/bin/python benchmarks/conv.py{opts}"
+
+
+def update_readme(table: str, readme: Path = README, cmd: str = "") -> None:
     """Replace the README's section (from its heading to the next ``## `` heading) or add it
     before ``## Status``."""
     body = (
-        f"{SECTION}\n\n{table}\nCommand: `nice -n 10 .venv/bin/python benchmarks/conv.py`;"
+        f"{SECTION}\n\n{table}\nCommand: `{cmd}`;"
         " raw numbers in `benchmarks/results/conv.json`.\n\n"
     )
     lines = readme.read_text().splitlines(keepends=True)
@@ -306,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{name}.md").write_text(markdown(res))
     print(markdown(res))
     if not args.quick and standin:
-        update_readme(markdown(res))
+        update_readme(markdown(res), cmd=command(res["rows"]))
     return 0
 
 
