@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from readme_section import replace_section
 
 from modspike.data import load_dataset
 from modspike.export.artifact_build import export_run, open_artifact
@@ -272,21 +273,8 @@ def command(rows: list[dict]) -> str:
 def update_readme(table: str, readme: Path = README, cmd: str = "") -> None:
     """Replace the README's section (from its heading to the next ``## `` heading) or add it
     before ``## Status``."""
-    body = (
-        f"{SECTION}\n\n{table}\nCommand: `{cmd}`;"
-        " raw numbers in `benchmarks/results/conv.json`.\n\n"
-    )
-    lines = readme.read_text().splitlines(keepends=True)
-    start = next((k for k, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        at = next((k for k, line in enumerate(lines) if line.rstrip() == "## Status"), len(lines))
-        lines[at:at] = [body]
-    else:
-        end = next(
-            (k for k in range(start + 1, len(lines)) if lines[k].startswith("## ")), len(lines)
-        )
-        lines[start:end] = [body]
-    readme.write_text("".join(lines))
+    body = f"{table}\nCommand: `{cmd}`; raw numbers in `benchmarks/results/conv.json`.\n\n"
+    replace_section(readme, SECTION, body)
 
 
 def main(argv: list[str] | None = None) -> int:

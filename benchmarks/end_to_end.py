@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import torch
+from readme_section import replace_section
 
 from modspike.export.artifact_build import export_run
 from modspike.runtime.report import measure
@@ -183,24 +184,14 @@ def update_readme(table: str, readme: Path = README) -> None:
     """Replace the README's section (from its heading to the next ``## `` heading) or add it
     before ``## Status``."""
     body = (
-        f"{SECTION}\n\n{table}\nCommand: `nice -n 10 .venv/bin/python benchmarks/end_to_end.py`"
+        f"{table}\nCommand: `nice -n 10 .venv/bin/python benchmarks/end_to_end.py`"
         " (`make bench`, ~10 min on 2 cores); raw numbers in"
         " `benchmarks/results/end_to_end.json`. One artifact in detail, with figures:"
         " `modspike report ARTIFACT_DIR --out REPORT_DIR` (`make demo` ends with it). What is and"
         " is not modeled: [docs/energy.md](docs/energy.md),"
         " [docs/energy-model.md](docs/energy-model.md).\n\n"
     )
-    lines = readme.read_text().splitlines(keepends=True)
-    start = next((k for k, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        at = next((k for k, line in enumerate(lines) if line.rstrip() == "## Status"), len(lines))
-        lines[at:at] = [body]
-    else:
-        end = next(
-            (k for k in range(start + 1, len(lines)) if lines[k].startswith("## ")), len(lines)
-        )
-        lines[start:end] = [body]
-    readme.write_text("".join(lines))
+    replace_section(readme, SECTION, body)
 
 
 def main(argv: list[str] | None = None) -> int:

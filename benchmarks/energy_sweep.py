@@ -29,6 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from readme_section import replace_section
 
 from modspike.runtime.sweep import SweepConfig, figure, grid, run_sweep
 
@@ -161,23 +162,13 @@ def goal_table(res: dict, compact: bool = False) -> str:
 
 def update_readme(table: str, readme: Path = README) -> None:
     body = (
-        f"{SECTION}\n\n{table}\nCommand: `nice -n 19 .venv/bin/python benchmarks/energy_sweep.py`"
+        f"{table}\nCommand: `nice -n 19 .venv/bin/python benchmarks/energy_sweep.py`"
         " (`modspike sweep` over the grid in its docstring; Pareto front and figure in"
         " `benchmarks/results/energy_sweep/`). Everything is modeled: the deployed tier's band"
         " (low-high) spans its SRAM assumptions, and the zero-skipping ANN is the harder"
         " comparator ([docs/energy-model.md](docs/energy-model.md)).\n\n"
     )
-    lines = readme.read_text().splitlines(keepends=True)
-    start = next((k for k, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        at = next((k for k, line in enumerate(lines) if line.rstrip() == "## Status"), len(lines))
-        lines[at:at] = [body]
-    else:
-        end = next(
-            (k for k in range(start + 1, len(lines)) if lines[k].startswith("## ")), len(lines)
-        )
-        lines[start:end] = [body]
-    readme.write_text("".join(lines))
+    replace_section(readme, SECTION, body)
 
 
 def main(argv: list[str] | None = None) -> int:
