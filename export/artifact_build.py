@@ -21,7 +21,7 @@ from modspike.artifact import (
     write_artifact,
 )
 from modspike.data import NO_OPTIONS, load_dataset
-from modspike.encoding import encode_batch, generator
+from modspike.encoding import encode_batch, generator, static_view
 from modspike.errors import ArtifactError, ConfigError, ModspikeError, NIRError
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
 from modspike.kinds.nir_schema import DEFAULT_DT
@@ -87,7 +87,7 @@ def _baseline(baseline_dir, n_in: int, data, manifest: dict):
 
     def write(path: Path) -> None:
         export_onnx(ann, path, n_in)
-        check = check_onnx(path, ann, data.x_test, data.y_test)
+        check = check_onnx(path, ann, static_view(data.x_test), data.y_test)
         manifest["baseline"] = {
             "file": BASELINE_FILE,
             "run_dir": str(baseline_dir),

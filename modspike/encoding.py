@@ -107,12 +107,23 @@ def replay_events(frames: torch.Tensor, steps: int, prefix: int = 0) -> torch.Te
     return x
 
 
+def static_view(x):
+    """What a static-input model (the ANN baseline) sees of a batch: intensities ``(N, n)`` as
+    they are; binned event frames ``(N, T, ...)`` as one event-count image per sample, the frames
+    summed over their time bins and flattened ``(N, C*H*W)`` (the usual frame-based ANN baseline
+    of event-camera data). Works on numpy arrays and torch tensors."""
+    if x.ndim <= 2:
+        return x
+    return x.sum(1).reshape(x.shape[0], -1)
+
+
 def encode_batch(model, x: torch.Tensor, cfg, gen: torch.Generator | None) -> torch.Tensor:
     """The network input for a batch of intensities as a training config says (``cfg.encoding``,
-    ``steps``, ``gain``, ``prefix``, ``latency_threshold``): the intensities themselves for a
-    static-input model (the ANN baseline)."""
+    ``steps``, ``gain``, ``prefix``, ``latency_threshold``): for a static-input model (the ANN
+    baseline) the intensities themselves, or the event-count image of event frames
+    (:func:`static_view`)."""
     if getattr(model, "static_input", False):
-        return x
+        return static_view(x).to(torch.float32)
     threshold = getattr(cfg, "latency_threshold", LATENCY_THRESHOLD)
     return encode(x, cfg.encoding, cfg.steps, cfg.gain, cfg.prefix, gen, threshold)
 

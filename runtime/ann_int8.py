@@ -5,7 +5,8 @@ being priced (not onnxruntime's dynamic quantisation, which requantises activati
 Quantisation (post-training, calibrated on the training split):
 
 * weights: per layer, symmetric, ``s_w = max|W| / (2**(b_w-1) - 1)``, ``W_q = round(W / s_w)``;
-* the input: intensities in [0, 1] as ``b``-bit unsigned integers, ``s_0 = 1 / (2**b - 1)``;
+* the input: intensities in [0, 1] as ``b``-bit unsigned integers, ``s_0 = 1 / (2**b - 1)``
+  (event-count images: ``s_0 = max / (2**b - 1)``, the calibration split's largest count);
 * each hidden activation (after ReLU): ``b``-bit unsigned, ``s_y = clip / (2**b - 1)`` with the clip
   chosen on the calibration samples among percentiles of the activations (the one with the least
   squared error; the maximum at 8 bits is one of them);
@@ -155,7 +156,10 @@ def quantize_mlp(
     _check_bits("weight bits", weight_bits, 2, 16)
     qmax = (1 << (weight_bits - 1)) - 1
     acts = mlp.forward(calibration)
-    act_scales = [1.0 / ((1 << act_bits) - 1)]
+    # the input: intensities in [0, 1] at 1/255; larger inputs (event counts) up to their
+    # calibration maximum
+    peak_in = max(1.0, float(np.max(calibration, initial=0.0)))
+    act_scales = [peak_in / ((1 << act_bits) - 1)]
     act_scales += [_best_clip(a, act_bits) / ((1 << act_bits) - 1) for a in acts[1:-1]]
     ws, bs, w_scales = [], [], []
     for k, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):

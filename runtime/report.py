@@ -28,9 +28,10 @@ import numpy as np
 from tqdm import tqdm
 
 from modspike.data import load_dataset
+from modspike.encoding import static_view
 from modspike.errors import ArtifactError, ConfigError, EnergyProfileError
 from modspike.export.artifact_build import open_artifact
-from modspike.hw.run_artifact import run_artifact
+from modspike.hw.run_artifact import input_options, run_artifact
 from modspike.network import Integration
 from modspike.rundir import atomic_directory, write_json
 from modspike.runtime.ann_int8 import evaluate_quantized, load_mlp, quantize_mlp
@@ -134,8 +135,9 @@ def _training_split(artifact, data: str | None, data_dir: str | None) -> np.ndar
     recorded = recorded if isinstance(recorded, dict) else {"name": recorded or "digits"}
     name = data or recorded.get("name", "digits")
     split_seed = int(recorded.get("split_seed", 0)) if name == recorded.get("name") else 0
-    x = load_dataset(name, data_dir, split_seed=split_seed).x_train
-    return np.asarray(x[:CALIBRATION_SAMPLES], dtype=np.float64)
+    options = input_options(artifact.manifest)  # event data: binned as the artifact was
+    x = load_dataset(name, data_dir, split_seed, options, ("train",)).x_train
+    return np.asarray(static_view(x[:CALIBRATION_SAMPLES]), dtype=np.float64)
 
 
 def _onnx_fp32(path: Path, x: np.ndarray, y: np.ndarray) -> dict:
@@ -173,6 +175,7 @@ def _ann_side(artifact, x, y, steps: int, data, data_dir) -> dict | None:
         return None
     path = artifact.file(BASELINE_FILE)
     x_cal = _training_split(artifact, data, data_dir)
+    x = static_view(np.asarray(x))  # event frames: the event-count image the ANN was trained on
     mlp = load_mlp(path)
     if mlp.n_in != x.shape[1]:
         raise ArtifactError(f"{path}: {mlp.n_in} inputs, the data has {x.shape[1]}")

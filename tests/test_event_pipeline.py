@@ -103,7 +103,6 @@ def test_train_config_defaults_follow_the_data() -> None:
         ({"data": "dvs-digits", "encoding": "rate"}, "does not fit dvs-digits"),
         ({"data": "digits", "encoding": "events"}, "does not fit digits"),
         ({"data": "digits", "bins": 5}, "binning applies to event data"),
-        ({"data": "dvs-digits", "cell": "ann"}, "ANN baseline takes static images"),
         ({"data": "dvs-digits", "downsample": 0}, "downsample"),
     ],
 )
@@ -157,3 +156,44 @@ def test_train_export_run_on_event_frames(tmp_path, capsys) -> None:
     assert lava["predictions"] == sim6["predictions"] == sim["predictions"][:6]
     assert lava["spike_counts"] == sim6["spike_counts"]
     assert all(c["total"] > 0 for c in lava["spike_counts"].values())
+
+
+def test_static_view_sums_event_frames_over_time() -> None:
+    """The ANN baseline sees event frames (N, T, C, H, W) as event-count images (N, C*H*W), and
+    intensities (N, n) unchanged; numpy and torch alike."""
+    import torch
+
+    from modspike.encoding import static_view
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 3, (4, 5, 2, 3, 3))
+    want = frames.sum(axis=1).reshape(4, 18)
+    np.testing.assert_array_equal(static_view(frames), want)
+    np.testing.assert_array_equal(static_view(torch.as_tensor(frames)).numpy(), want)
+    flat = rng.random((4, 64))
+    assert static_view(flat) is flat
+
+
+@pytest.mark.slow
+def test_ann_baseline_on_event_frames_through_export_and_report(tmp_path) -> None:
+    """An ANN trained on dvs-digits (event-count images) is the baseline of a LIF run on the same
+    frames: ONNX export agrees with torch, and the report prices both sides."""
+    from modspike.cli import main
+    from modspike.runtime.report import measure
+
+    common = ["--data", "dvs-digits", "--bins", "10", "--downsample", "4", "--hidden", "24"]
+    common += ["--limit", "300", "--quiet"]
+    run, ann, art = tmp_path / "run", tmp_path / "ann", tmp_path / "art"
+    assert main(["train", "--cell", "lif", "--epochs", "2", *common, "--out", str(run)]) == 0
+    assert main(["train", "--cell", "ann", "--epochs", "20", *common, "--out", str(ann)]) == 0
+    metrics = json.loads((ann / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.3  # chance: 0.1
+    assert main(["export", str(run), "--baseline", str(ann), "--out", str(art)]) == 0
+    baseline = json.loads((art / "manifest.json").read_text())["baseline"]
+    assert baseline["identical_predictions"] and baseline["samples"] == 360
+    assert baseline["onnx_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    entry, _ = measure(art, backend="sim", limit=40)
+    assert entry["ann"]["layers"][0]["n_in"] == 2 * 6 * 6
+    # int8 on event counts (input scale from the calibration maximum) keeps the float accuracy
+    assert abs(entry["ann"]["accuracy_int8"] - entry["ann"]["accuracy"]) <= 0.1
+    assert entry["ratio_snn_over_ann"] is not None

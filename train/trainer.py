@@ -110,8 +110,6 @@ class TrainConfig:
                     f"--steps {self.steps}: the event frames have {bins} time bins (one per step);"
                     " set the bins with --bins or --bin-us"
                 )
-            if is_ann(self.cell):
-                raise ConfigError("the ANN baseline takes static images; train it on image data")
         check_allocation(
             4.0 * (self.steps + self.prefix) * max(self.batch_size, 512) * features,
             f"the input spikes of one batch ({self.steps + self.prefix} steps)",
