@@ -61,6 +61,25 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def nir_manifest_head(file, info: dict, kinds: list[str]) -> dict:
+    """The manifest fields every artifact made from a NIR file starts with: when and by what it
+    was made, the file and whose conventions it was read with, its cell kinds, the schema."""
+    return {
+        "created": _now(),
+        "created_by": tool_versions(),
+        "source": {
+            "kind": "nir",
+            "file": str(file),
+            "sha256": sha256_file(file),
+            "producer": info.get("producer", "nir"),
+            "reset": info.get("producer_reset"),
+        },
+        "cell": kinds[0] if len(set(kinds)) == 1 else "mixed",
+        "layers": kinds,
+        "network_schema": NETWORK_SCHEMA,
+    }
+
+
 def _verify_nir(path: Path, qnet: Network, model, tcfg, data) -> None:
     """Re-import the written file: the same network, whose integer model replays test spikes
     bit for bit."""
@@ -233,20 +252,8 @@ def import_to_artifact(
     if "producer" in info:
         recorded.update(producer=info["producer"], producer_reset=info["producer_reset"])
     graph.metadata = {**(graph.metadata if isinstance(graph.metadata, dict) else {}), **recorded}
-    kinds = net.kinds
     manifest = {
-        "created": _now(),
-        "created_by": tool_versions(),
-        "source": {
-            "kind": "nir",
-            "file": str(file),
-            "sha256": sha256_file(file),
-            "producer": info.get("producer", "nir"),
-            "reset": info.get("producer_reset"),
-        },
-        "cell": kinds[0] if len(set(kinds)) == 1 else "mixed",
-        "layers": kinds,
-        "network_schema": NETWORK_SCHEMA,
+        **nir_manifest_head(file, info, net.kinds),
         "encoding": info.get("encoding"),
         "steps": (info.get("encoding") or {}).get("steps"),
         "dt": net.dt,
@@ -270,7 +277,7 @@ def import_to_artifact(
     write_artifact(out, {MODEL_FILE: write_model}, manifest)
     return {
         "artifact": str(out),
-        "layers": kinds,
+        "layers": net.kinds,
         "neurons": [layer.n for layer in net.layers],
         "dt": net.dt,
         "dt_source": net.provenance.dt_source,

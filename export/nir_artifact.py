@@ -17,18 +17,18 @@ import numpy as np
 import torch
 
 from modspike import data as datasets
-from modspike.artifact import MODEL_FILE, sha256_file, write_artifact
+from modspike.artifact import MODEL_FILE, write_artifact
 from modspike.data import NO_OPTIONS, EventOptions, load_dataset
 from modspike.encoding import EVENTS, encode_batch, generator
 from modspike.errors import ArtifactError, ConfigError
 from modspike.fixedpoint import FORMAT_VERSION, WeightFormat
-from modspike.network import NETWORK_SCHEMA, Encoding, Network, network_equal
+from modspike.network import Encoding, Network, network_equal
 from modspike.quantize import quantize
 from modspike.step import Precision, compile, run
 from modspike.train.modules import NetworkModule
 from modspike.train.qat import fidelity
 
-from .artifact_build import VERIFY_SAMPLES, _now, interpret_file, tool_versions
+from .artifact_build import VERIFY_SAMPLES, interpret_file, nir_manifest_head
 from .nir.file import write_nir_file
 from .nir.read import import_nir
 from .nir.write import to_nir
@@ -159,20 +159,8 @@ def export_nir_file(
         "producer": info.get("producer", "nir"),
     }
     graph = to_nir(qnet, meta_info)
-    kinds = qnet.kinds
     manifest = {
-        "created": _now(),
-        "created_by": tool_versions(),
-        "source": {
-            "kind": "nir",
-            "file": str(file),
-            "sha256": sha256_file(file),
-            "producer": info.get("producer", "nir"),
-            "reset": info.get("producer_reset"),
-        },
-        "cell": kinds[0] if len(set(kinds)) == 1 else "mixed",
-        "layers": kinds,
-        "network_schema": NETWORK_SCHEMA,
+        **nir_manifest_head(file, info, qnet.kinds),
         "encoding": record,
         "steps": int(encoding.steps) + int(encoding.prefix),
         "dt": net.dt,
@@ -204,7 +192,7 @@ def export_nir_file(
     write_artifact(out, {MODEL_FILE: write_model}, manifest)
     return {
         "artifact": str(out),
-        "layers": kinds,
+        "layers": qnet.kinds,
         "producer": info.get("producer", "nir"),
         "dt": net.dt,
         "weight_bits": fmt.bits,
