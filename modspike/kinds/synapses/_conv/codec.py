@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from modspike.errors import ConfigError, NIRError
+from modspike.kinds.nir_values import modspike_meta
 
 from .geometry import make_attrs, same_padding
 
@@ -116,3 +117,23 @@ def compress_groups(weight: np.ndarray, groups, name: str) -> np.ndarray:
     if not np.array_equal(expand_groups(out, g), weight):
         raise NIRError(f"{name}: metadata says {g} groups but the weight is not block-diagonal")
     return out
+
+
+def read_conv(node, name: str, in_shape: tuple[int, ...], w: np.ndarray, dims: int):
+    """``(weight, bias or None, attrs)`` of a ``dims``-d convolution node whose weight ``w`` and
+    input ``in_shape`` the kind has checked: groups (modspike's expanded form compressed back),
+    stride, dilation, padding (numbers, ``"same"``, ``"valid"``), the bias."""
+    check_input_shape(node, in_shape, name)
+    groups = field(node, "groups", name, 1)
+    meta_groups = modspike_meta(node).get(GROUPS_KEY)
+    if meta_groups is not None and int(np.asarray(groups).reshape(-1)[0]) == 1:
+        w, groups = compress_groups(w, meta_groups, name), meta_groups
+    stride = field(node, "stride", name, 1)
+    dilation = field(node, "dilation", name, 1)
+    dil = attrs(in_shape, stride, 0, dilation, groups, dims, name)["dilation"]
+    pad = padding(field(node, "padding", name, 0), w.shape[2:], dil, stride, name)
+    return (
+        w,
+        bias_or_none(node, w.shape[0], name),
+        attrs(in_shape, stride, pad, dilation, groups, dims, name),
+    )

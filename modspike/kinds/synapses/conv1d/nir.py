@@ -9,7 +9,7 @@ import numpy as np
 from modspike.errors import NIRError
 
 from ...nir_schema import META_KEY
-from ...nir_values import array, modspike_meta
+from ...nir_values import array
 from .._conv import codec
 from .._conv.ops import geometry_of
 
@@ -42,14 +42,4 @@ def read(node, name: str, in_shape=None):
         raise NIRError(f"{name}: a Conv1d weight is (C_out, C_in/groups, K), got {w.shape}")
     if in_shape is None or len(in_shape) != 2:
         raise NIRError(f"{name}: a Conv1d needs input of shape (C, N), gets {in_shape}")
-    codec.check_input_shape(node, in_shape, name)
-    groups = codec.field(node, "groups", name, 1)
-    meta_groups = modspike_meta(node).get(codec.GROUPS_KEY)
-    if meta_groups is not None and int(np.asarray(groups).reshape(-1)[0]) == 1:
-        w, groups = codec.compress_groups(w, meta_groups, name), meta_groups
-    stride = codec.field(node, "stride", name, 1)
-    dilation = codec.field(node, "dilation", name, 1)
-    dil = codec.attrs(in_shape, stride, 0, dilation, groups, 1, name)["dilation"]
-    pad = codec.padding(codec.field(node, "padding", name, 0), w.shape[2:], dil, stride, name)
-    attrs = codec.attrs(in_shape, stride, pad, dilation, groups, 1, name)
-    return w, codec.bias_or_none(node, w.shape[0], name), attrs
+    return codec.read_conv(node, name, in_shape, w, 1)
