@@ -29,9 +29,8 @@ from modspike.network import Network
 from modspike.registry import require
 
 from .cells import native
-from .cells.lif import dense_mantissas
 from .support import import_lava
-from .synapses import GRADED_MAX, Delivery, connect, hops
+from .synapses import GRADED_MAX, Delivery, connect, dense_mantissas, hops
 
 PRECISIONS = {"fixed": "fixed_pt", "float": "floating_pt"}
 

@@ -92,6 +92,12 @@ def _process(port, shape, synapse, delivery: Delivery, fixed: bool, graded: bool
 # --------------------------------------------------------------------------- dense
 
 
+def dense_mantissas(fixed_weights) -> np.ndarray:
+    """Lava's fixed-point Dense drops the LSB of mixed-sign 8-bit weights: pass ``2q`` and shift
+    back by ``weight_exp = -1`` (exact, ``2q`` fits [-254, 254])."""
+    return 2 * np.asarray(fixed_weights.mantissa, dtype=np.int64)
+
+
 def dense_weights(fixed_weights, shift: int) -> tuple[np.ndarray, int]:
     """``(Dense weights, weight_exp)`` delivering ``mantissa . x << shift`` exactly: ``2q`` at
     ``shift - 1`` for 8-bit mantissas (as :func:`dense_mantissas`); a plastic layer's learned
@@ -99,7 +105,7 @@ def dense_weights(fixed_weights, shift: int) -> tuple[np.ndarray, int]:
     truncating them."""
     q = np.asarray(fixed_weights.mantissa, dtype=np.int64)
     if q.size == 0 or np.abs(q).max() <= 127:
-        return 2 * q, int(shift) - 1
+        return dense_mantissas(fixed_weights), int(shift) - 1
     if shift < 0:
         raise HardwareError("9-bit weights need a non-negative synaptic shift on Lava")
     return q, int(shift)

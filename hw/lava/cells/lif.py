@@ -16,13 +16,7 @@ import numpy as np
 from modspike.errors import HardwareError
 from modspike.step import fixed_shifts
 
-from ..synapses import Delivery, dense_bits, dense_weights  # noqa: F401 (re-exported)
-
-
-def dense_mantissas(fixed_weights) -> np.ndarray:
-    """Lava's fixed-point Dense drops the LSB of mixed-sign 8-bit weights: pass ``2q`` and shift
-    back by ``weight_exp = -1`` (exact, ``2q`` fits [-254, 254])."""
-    return 2 * np.asarray(fixed_weights.mantissa, dtype=np.int64)
+from ..synapses import Delivery
 
 
 def uniform_shift(shift: np.ndarray, what: str) -> int:
