@@ -10,8 +10,12 @@ bound, all measured in this one run on the same artifact.
 3. Float: the torch backend against Lava ``floating_pt`` on the split, for that SRC artifact and a
    LIF one (``--lif-artifact``, or trained here).
 4. Synapse evaluations per second (every synapse of every layer at every step: the dense work the
-   simulator does) against a float32 GEMM of the same shapes on the same cores (torch), and the
-   memory per sample of the outputs (compact rasters, counts only, and int64 rasters).
+   simulator does) against a float32 GEMM of the same shapes on the same cores (the issue's
+   bound) and an int8 one (the GEMM type the simulator runs for 8-bit weights), and the memory
+   per sample of the outputs (compact rasters, counts only, and int64 rasters).
+
+Each Lava run is followed by a pause and an untimed simulator call (:func:`settle`): without
+them the simulator run timed next paid for Lava's teardown (a quarter slower).
 
 The machine's load average is recorded before and after (the machine is shared: the numbers move
 with it). Writes benchmarks/results/hw_throughput.{json,md}.
@@ -83,8 +87,19 @@ def interleaved(fns: dict, repeats: int, only_first: dict | None = None) -> dict
     return {name: (float(np.median(v)), v) for name, v in runs.items()}
 
 
+def settle(net, spikes) -> None:
+    """After a Lava run: a pause for its processes to wind down and an untimed simulator call to
+    bring the caches back, so that the next timed run does not pay for Lava's teardown."""
+    time.sleep(1.0)
+    simulate_fixed(net, spikes, record=False)
+
+
 def _sim(net, spikes, compiled=True, threads=None):
+    """A timer of one simulator run, warm: its own untimed run comes just before (otherwise the
+    run after a large one pays for refilling the caches)."""
+
     def go():
+        simulate_fixed(net, spikes, threads=threads, record=False, compiled=compiled)
         t0 = time.perf_counter()
         simulate_fixed(net, spikes, threads=threads, record=False, compiled=compiled)
         return time.perf_counter() - t0
@@ -101,10 +116,11 @@ def synapse_evaluations(net, steps: int, samples: int) -> int:
     return int(per_step) * steps * samples
 
 
-def gemm_timers(net, batch: int, threads: int) -> dict:
+def gemm_timers(net, batch: int, threads: int, int8: bool = False) -> dict:
     """Timers of float32 GEMMs of the network's synaptic shapes for one step of ``batch``
     samples, in numpy (OpenBLAS) and torch, on 1 and ``threads`` threads: what a dense float
-    simulator needs per step at best."""
+    simulator needs per step at best. ``int8``: int8 GEMMs with int32 sums instead
+    (``torch._int_mm``, the simulator's own for 8-bit weights), one per synapse and step."""
     from threadpoolctl import threadpool_limits
 
     shapes = []
@@ -118,9 +134,19 @@ def gemm_timers(net, batch: int, threads: int) -> dict:
         for n_out, n_in in shapes
     ]
     tensors = [(torch.from_numpy(x), torch.from_numpy(w)) for x, w in pairs]
+    libraries = [("numpy", np.matmul, pairs), ("torch", torch.mm, tensors)]
+    if int8:
+        small = [
+            (
+                torch.randint(0, 2, x.shape, dtype=torch.int8),
+                torch.randint(-127, 128, w.shape, dtype=torch.int8),
+            )
+            for x, w in pairs
+        ]
+        libraries = [("torch int8", torch._int_mm, small)]
     timers = {}
     for n in sorted({1, threads}):
-        for lib, mm, operands in (("numpy", np.matmul, pairs), ("torch", torch.mm, tensors)):
+        for lib, mm, operands in libraries:
 
             def go(mm=mm, operands=operands, n=n):
                 before = torch.get_num_threads()
@@ -159,6 +185,7 @@ def digits(art: Path, repeats: int, lava_repeats: int, threads: int) -> dict:
 
     def lava_run():
         lava.append(simulate(net, spikes, "lava", record=False))
+        settle(net, spikes)
         return lava[-1].seconds
 
     tiled = np.tile(spikes, (1, 12, 1))
@@ -257,6 +284,7 @@ def wide(art: Path, repeats: int, lava_samples: int, threads: int) -> dict:
     sim = simulate(net, few, "sim", record=False)
     big = np.tile(spikes, (1, 3, 1))[:, :1024]
     gemms, gemm_evals = gemm_timers(net, big.shape[1], threads)
+    gemms8, _ = gemm_timers(net, big.shape[1], threads, int8=True)
     timed = interleaved(
         {
             "few": _sim(net, few, threads=threads),
@@ -264,6 +292,7 @@ def wide(art: Path, repeats: int, lava_samples: int, threads: int) -> dict:
             "big": _sim(net, big, threads=threads),
             "big_numpy": _sim(net, big, compiled=False, threads=threads),
             **gemms,
+            **gemms8,
         },
         repeats,
     )
@@ -274,6 +303,8 @@ def wide(art: Path, repeats: int, lava_samples: int, threads: int) -> dict:
     top = max(rates, key=rates.get)
     bound = {"batch": int(big.shape[1]), "best": top, "evaluations_per_second": rates[top]}
     bound["all"] = rates
+    rates8 = {name: gemm_evals / timed[name][0] for name in gemms8}
+    top8 = max(rates8, key=rates8.get)
     rate = evals / t_big
     activity = [float((e > 0).mean()) for e in sim.events]
     return {
@@ -296,9 +327,12 @@ def wide(art: Path, repeats: int, lava_samples: int, threads: int) -> dict:
             "sim": rate,
             "sim_numpy": evals / t_ref_big,
             "float32_gemm_bound": bound["evaluations_per_second"],
+            "int8_gemm_bound": rates8[top8],
         },
         "gemm_bound": bound,
         "gemm_bound_over_sim": bound["evaluations_per_second"] / rate,
+        "int8_gemm_bound": {"best": top8, "all": rates8},
+        "int8_gemm_bound_over_sim": rates8[top8] / rate,
         "memory_bytes_per_sample": memory(simulate_fixed(net, big[:, :256]), net, steps),
     }
 
@@ -355,7 +389,11 @@ def markdown(out: dict) -> str:
         f" {w['synapse_evaluations_per_second']['sim_numpy']:.3g}; float32 GEMM of the same shapes"
         f" ({w['gemm_bound']['best']}, the best median of numpy and torch on 1 and 2 threads)"
         f" {w['synapse_evaluations_per_second']['float32_gemm_bound']:.3g}:"
-        f" the bound is {w['gemm_bound_over_sim']:.1f}x the sim. Digits split:"
+        f" the bound is {w['gemm_bound_over_sim']:.1f}x the sim. The int8 GEMMs the sim itself"
+        f" runs for 8-bit weights ({w['int8_gemm_bound']['best']}, one per synapse and step;"
+        " graded inputs need two):"
+        f" {w['synapse_evaluations_per_second']['int8_gemm_bound']:.3g},"
+        f" {w['int8_gemm_bound_over_sim']:.1f}x the sim. Digits split:"
         f" {d['synapse_evaluations_per_second_sim']:.3g} synapse evaluations per second.",
         "",
         f"Wide network, output memory per sample: compact rasters"

@@ -66,41 +66,37 @@ def compiled_drive(layer: Layer, L: CompiledLayer) -> Callable | None:
         combine = L.from_accumulators
 
         def drive(x, prev):
-            return combine(ff(x), None if rec is None or prev is None else rec(prev))
+            acc = np.asarray(ff(x), dtype=np.int64)
+            return combine(acc, None if rec is None or prev is None else _int64(rec(prev)))
 
         return drive
 
     from .kernels import drive as fused
-    from .kernels import per_neuron
+    from .kernels import shift_parts
 
     shift, rec_shift = fixed_shifts(layer)
-    for constant in (shift, rec_shift):  # read-only: their (batch, n) views are made once
-        if constant is not None:
-            constant.setflags(write=False)
-    bias = layer.cell.fixed.input_bias
+    bias = np.ascontiguousarray(layer.cell.fixed.input_bias, dtype=np.int64)
     has_bias = bool(np.any(bias))
+    per_neuron = all(c is None or np.shape(c) == (layer.n,) for c in (shift, rec_shift, bias))
+    parts = shift_parts(shift) if per_neuron else None
+    rec_parts = shift_parts(rec_shift) if per_neuron and rec_shift is not None else parts
 
     combine = L.from_accumulators
 
     def drive(x, prev):
-        acc = np.asarray(ff(x), dtype=np.int64)
-        shape = acc.shape
+        acc = ff(x)  # int64, or float holding the integers exactly (the kernel converts)
         has_rec = rec is not None and prev is not None
-        racc = np.asarray(rec(prev), dtype=np.int64) if has_rec else acc
-        rsh = rec_shift if has_rec else shift
-        if acc.ndim != 2 or any(c.shape != shape[1:] for c in (shift, rsh, bias)):
-            return combine(acc, racc if has_rec else None)  # not one value per neuron: numpy
-        return fused(
-            acc,
-            per_neuron(shift, shape),
-            per_neuron(bias, shape),
-            racc,
-            per_neuron(rsh, shape),
-            has_bias,
-            has_rec,
-        )
+        racc = rec(prev) if has_rec else acc
+        if not per_neuron or acc.ndim != 2 or acc.shape[1] != layer.n:
+            # not one value per neuron: numpy
+            return combine(_int64(acc), _int64(racc) if has_rec else None)
+        return fused(acc, parts, bias, racc, rec_parts, has_bias, has_rec)
 
     return drive
+
+
+def _int64(acc) -> np.ndarray:
+    return np.asarray(acc, dtype=np.int64)
 
 
 def accelerate(prog: Program, net: Network) -> Program:
@@ -118,7 +114,13 @@ def accelerate(prog: Program, net: Network) -> Program:
         if drive is not None:
             changes["drive"] = drive
         layers.append(replace(L, **changes) if changes else L)
-    return replace(prog, layers=tuple(layers))
+    ops = prog.ops
+    first = net.layers[0].synapse
+    if layers[0].drive is not prog.layers[0].drive and first.kind.compiled is not None:
+        # a compiled accumulation takes any integer input: the spikes stay uint8 (the
+        # reference program widens every step's input to int64 first)
+        ops = ops._replace(input=np.asarray)
+    return replace(prog, layers=tuple(layers), ops=ops)
 
 
 def compiled_layers(prog: Program) -> list[str]:

@@ -94,12 +94,14 @@ def run(
     modulation: Sequence | None = None,
     record: bool = True,
     probe: Callable | None = None,
+    total: bool = True,
 ) -> RunOut:
     """Advance ``prog`` over ``inputs`` (T, batch, ...) from ``state`` (default: rest).
 
     ``modulation``: None, or per layer None or an object with ``.at(t)`` giving that step's
     (gain, bias, hs0) (:mod:`modspike.modulation`). ``probe(t, k, layer_state)`` is called after
-    every layer step (warm-up captures states with it).
+    every layer step (warm-up captures states with it). ``total=False`` leaves the time sum of
+    the last layer to the probe (``RunOut.total`` is then None).
     """
     steps, batch = inputs.shape[0], inputs.shape[1]
     if modulation is not None:
@@ -110,7 +112,7 @@ def run(
                 raise ConfigError(f"layer {L.name}: a {L.kind.name} layer takes no modulation")
     state = list(state) if state is not None else prog.initial_state(batch)
     records: list[list] = [[] for _ in prog.layers]
-    total = prog.ops.zeros(batch, prog.layers[-1].n)
+    summed = prog.ops.zeros(batch, prog.layers[-1].n) if total else None
     for t in range(steps):
         s = prog.ops.input(inputs[t])
         for k, L in enumerate(prog.layers):
@@ -124,9 +126,10 @@ def run(
                 records[k].append(s)
             if probe is not None:
                 probe(t, k, state[k])
-        total = prog.ops.add(total, s)
+        if summed is not None:
+            summed = prog.ops.add(summed, s)
     stacked = [prog.ops.stack(r) for r in records] if record else None
-    return RunOut(total, stacked, state)
+    return RunOut(summed, stacked, state)
 
 
 def logits(prog: Program, out: RunOut, steps: int):
@@ -342,7 +345,7 @@ def float_logits_numpy(net: Network, total: np.ndarray, steps: int) -> np.ndarra
 
 FIXED_OPS = Ops(
     input=lambda x: np.asarray(x).astype(np.int64),
-    add=lambda a, b: a + b,
+    add=lambda a, b: np.add(a, b, out=a),  # the running sum is the loop's own array
     stack=np.stack,
     zeros=lambda batch, n: np.zeros((batch, n), dtype=np.int64),
 )

@@ -164,6 +164,78 @@ def test_compiled_step_on_random_integers(kind, expand, monkeypatch):
             assert all(np.array_equal(u, v) for u, v in zip(want, got))
 
 
+def test_fused_drive_equals_from_accumulators():
+    """The simulator's one-pass drive (branch-free shifts, float GEMM results converted inside)
+    gives ``from_accumulators``' values: per-neuron shifts of both signs up to 70 bits (clipped
+    as the reference clips them), int64, float32 and float64 sums, with and without bias and
+    recurrent sum."""
+    from modspike.fixedpoint import apply_exponent
+    from modspike.kernels import drive, shift_parts
+
+    rng = np.random.default_rng(4)
+    n = 37
+    shift = rng.integers(-70, 71, n)
+    rec_shift = rng.integers(-20, 21, n)
+    bias = rng.integers(-1000, 1000, n)
+    for dtype, top in ((np.int64, 1 << 40), (np.float32, 1 << 20), (np.float64, 1 << 40)):
+        acc = rng.integers(-top, top, (9, n)).astype(dtype)
+        rec = rng.integers(-top, top, (9, n)).astype(dtype)
+        a, r = acc.astype(np.int64), rec.astype(np.int64)
+        for has_bias, has_rec in ((False, False), (True, False), (True, True), (False, True)):
+            want = apply_exponent(a, shift) + (bias if has_bias else 0)
+            if has_rec:
+                want = want + apply_exponent(r, rec_shift)
+            got = drive(
+                acc, shift_parts(shift), bias, rec, shift_parts(rec_shift), has_bias, has_rec
+            )
+            assert got.dtype == np.int64 and np.array_equal(got, want)
+
+
+def test_src_int32_states_are_exact_where_the_bound_holds():
+    """The SRC kernel's narrow path (int32 states, :func:`narrow_bound`): quantised layers take
+    it, and it gives the numpy step's values over steps that feed its own int32 states back,
+    from states at the bound and drives up to 2**26 (saturation); parameters outside the bound
+    (a negative leak mix) run the int64 path, and so do states beyond it."""
+    from modspike.kinds.cells.src.int_kernel import STATE_LIMIT, bind, narrow_bound
+
+    rng = np.random.default_rng(3)
+    arith = registry.cell("src").fixed
+    for seed in range(3):
+        params = random_network("src", seed=seed, scale=3.0).layers[1].cell.fixed.params
+        if seed == 2:  # the leaky mix switched on (z in [0, 1])
+            params = params._replace(z=rng.integers(0, 1 << params.frac_bits, params.z.shape))
+        assert narrow_bound(params)
+        step = bind(params)
+        assert step.narrow
+        top = 1 << (params.state_bits - 1)
+        n = params.alpha.shape[-1] if np.ndim(params.alpha) else 9
+        want = arith.initial_state(64, n)
+        want = type(want)(
+            rng.integers(-top + 1, top, (64, n)),
+            rng.integers(-STATE_LIMIT + 1, STATE_LIMIT, (64, n)),
+            rng.integers(-STATE_LIMIT + 1, STATE_LIMIT, (64, n)),
+        )
+        got = want
+        for t in range(6):
+            a = (
+                rng.integers(-(1 << 26), 1 << 26, (64, n))
+                if t % 2
+                else rng.integers(-99, 99, (64, n))
+            )
+            want_out, want = arith.step(a, want, params)
+            got_out, got = step(a, got, params)
+            assert np.array_equal(want_out, got_out)
+            assert all(np.array_equal(u, v) for u, v in zip(want, got))
+            assert all(s.dtype == np.int32 for s in got)
+        beyond = type(got)(got.i, got.h, np.full_like(got.hs, STATE_LIMIT, dtype=np.int64))
+        want_out, want = arith.step(a, beyond, params)
+        got_out, got = step(a, beyond, params)
+        assert np.array_equal(want_out, got_out) and all(s.dtype == np.int64 for s in got)
+        assert all(np.array_equal(u, v) for u, v in zip(want, got))
+    negative = params._replace(z=-params.z - 1)
+    assert not narrow_bound(negative) and not bind(negative).narrow
+
+
 @pytest.mark.parametrize("kind", [k.name for k in registry.synapses() if k.compiled])
 def test_compiled_accumulation_equals_the_reference(kind):
     """Exact on spikes, on graded values cut into digits, on signed inputs up to 2**40, on

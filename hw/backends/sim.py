@@ -97,13 +97,23 @@ def _blas_controller():
     return ThreadpoolController()  # finds the loaded BLAS libraries once (a few ms)
 
 
+@contextlib.contextmanager
 def _limit_blas():
-    """BLAS held to one thread (the batch pieces are the parallelism; a second BLAS thread per
-    small GEMM costs more than it gives, badly so on a loaded machine)."""
+    """BLAS and torch's own threads held to one (the batch pieces are the parallelism; a second
+    library thread per small GEMM costs more than it gives, badly so on a loaded machine; the
+    dense synapses' int8 GEMMs run in torch)."""
+    import torch
+
     controller = _blas_controller()
-    if controller is None:
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with (
+            controller.limit(limits=1, user_api="blas") if controller else contextlib.nullcontext()
+        ):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _piece(prog, spikes: np.ndarray, modulation, lo: int, hi: int, record: bool) -> _Recorder:
@@ -111,7 +121,7 @@ def _piece(prog, spikes: np.ndarray, modulation, lo: int, hi: int, record: bool)
     if modulation is not None:
         mod = [None if m is None else type(m)(*(f[:, lo:hi] for f in m)) for m in modulation]
     rec = _Recorder(prog, spikes.shape[0], hi - lo, record)
-    run(prog, spikes[:, lo:hi], modulation=mod, record=False, probe=rec)
+    run(prog, spikes[:, lo:hi], modulation=mod, record=False, probe=rec, total=False)
     return rec
 
 

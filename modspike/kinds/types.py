@@ -148,7 +148,8 @@ class SynapseKind:
     ``fan_in(synapse)``; ``tensors``: ``accumulate`` also takes torch int64 tensors (the mantissa
     converted to the input's device), for ``sim-torch``; ``compiled``: optional, ``compiled(
     mantissa, attrs) -> accumulate(x)`` bound to one synapse, the simulator's faster exact
-    accumulation (same values as ``accumulate``; ``modspike/compiled.py``)."""
+    accumulation (same values as ``accumulate``, as int64 or as float32 holding them exactly;
+    ``modspike/compiled.py``)."""
 
     name: str
     out_shape: Callable
