@@ -1,9 +1,9 @@
 """The FIXED program with the kinds' compiled parts: what the simulator runs.
 
 A cell kind may carry a compiled twin of its integer step (``FixedArith.compiled``: a numba
-kernel in ``modspike/kinds/cells/<kind>/int_kernel.py``, one fused pass per neuron instead of
-dozens of array passes), and a synapse kind a faster exact accumulation (``SynapseKind.compiled``:
-for dense synapses, float32 GEMMs exact by construction). :func:`accelerate` swaps them into a
+kernel in ``modspike/kinds/cells/<kind>/int_kernel.py``, a few compiled loops instead of dozens
+of array passes), and a synapse kind a faster exact accumulation (``SynapseKind.compiled``: for
+dense synapses, int8 or float GEMMs exact by construction). :func:`accelerate` swaps them into a
 FIXED program; everything else (the shifts and bias of the drive, the modulation, the readout,
 the one time loop of :func:`modspike.step.run`) is the program's own. The numpy program stays the
 readable reference: ``tests/test_compiled.py`` runs every registered kind that has a compiled

@@ -1,10 +1,10 @@
 """The compiled twin of :func:`.int_step.step` (numba): the same integer arithmetic in the same
-order (``tests/test_compiled.py``), in stages over each sample's row of neurons.
+order (``tests/test_compiled.py``), in stages over blocks of neurons.
 
 Why it looks the way it does (measured on this machine kind, AVX-512, 2 vCPUs):
 
 * The table lookups cannot be vectorised (LLVM emits no gathers here), and in one fused loop they
-  keep the arithmetic around them scalar too. So each row runs as short loops: the input synapse
+  keep the arithmetic around them scalar too. So each block runs as short loops: the input synapse
   and saturation (vectorised), the squash and gate lookups (scalar), the pre-activation
   (vectorised), the tanh lookup (scalar), the leaky mix and the slow state (vectorised). Products
   are rounded with :func:`modspike.kernels.mul_frac_half`, which has no branch. The batch is
