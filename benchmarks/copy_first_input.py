@@ -126,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    # Backpropagating through hundreds of steps of a converging GRU / LSTM leaves gradients in
+    # float32's subnormal range, where this CPU is about ten times slower (GRU at T = 300: 2.7 s
+    # per training step, 0.36 s with subnormals flushed to zero). Values below 1.2e-38 become 0.
+    torch.set_flush_denormal(True)
     for length in args.lengths:
         for cell in args.cells:
             for init in args.inits:
