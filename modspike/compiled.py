@@ -66,8 +66,9 @@ def compiled_drive(layer: Layer, L: CompiledLayer) -> Callable | None:
         combine = L.from_accumulators
 
         def drive(x, prev):
-            acc = np.asarray(ff(x), dtype=np.int64)
-            return combine(acc, None if rec is None or prev is None else _int64(rec(prev)))
+            return combine(
+                _int64(ff(x)), None if rec is None or prev is None else _int64(rec(prev))
+            )
 
         return drive
 

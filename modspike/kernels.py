@@ -88,11 +88,17 @@ def rounding_half(frac: int) -> int:
     return (1 << (frac - 1)) if frac > 0 else 0
 
 
+@numba.njit(inline="always")
+def table_index(x: int, x_min: int, span: int) -> int:
+    """A table's offset for ``x``: ``x - x_min`` held to ``[0, span]`` (the end values beyond)."""
+    return min(max(x - x_min, 0), span)
+
+
 @jit
 def lookup(x: int, x_min: int, shift: int, span: int, values, full: bool) -> int:
     """``PWLTable.__call__`` at one point, the table given by :func:`table_args`: expanded (one
     value per point of its domain, ``full``) it is indexed, otherwise interpolated as there."""
-    t = min(max(x - x_min, 0), span)
+    t = table_index(x, x_min, span)
     if full:
         return np.int64(values[t])
     last = values.shape[0] - 1
@@ -107,7 +113,7 @@ def lookup_row(xs, out, x_min: int, shift: int, span: int, values, full: bool) -
     own, free of :func:`lookup`'s branches."""
     if full:
         for j in range(xs.shape[0]):
-            out[j] = values[min(max(xs[j] - x_min, 0), span)]
+            out[j] = values[table_index(xs[j], x_min, span)]
     else:
         for j in range(xs.shape[0]):
             out[j] = lookup(xs[j], x_min, shift, span, values, False)

@@ -98,7 +98,7 @@ def _blas_controller():
 
 
 @contextlib.contextmanager
-def _limit_blas():
+def _one_library_thread():
     """BLAS and torch's own threads held to one (the batch pieces are the parallelism; a second
     library thread per small GEMM costs more than it gives, badly so on a loaded machine; the
     dense synapses' int8 GEMMs run in torch)."""
@@ -154,7 +154,7 @@ def simulate_fixed(
     def one(span):
         return _piece(prog, spikes, modulation, *span, record)
 
-    with _limit_blas():
+    with _one_library_thread():
         if threads == 1:
             parts = [one(span) for span in spans]
         else:

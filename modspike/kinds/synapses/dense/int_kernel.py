@@ -21,6 +21,8 @@ b``, recursively, each GEMM exact. ``tests/test_compiled.py`` checks every path 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from modspike.fixedpoint import int_matmul
@@ -31,28 +33,25 @@ ACC32 = (1 << 31) - 1  # an int8 GEMM's int32 accumulator
 DIGITS8 = 1 << 14  # inputs below this are two int8 digits
 
 
+@lru_cache(maxsize=1)
 def int8_matmul():
-    """``torch._int_mm`` (int8 x int8 -> int32, exact) where this torch has it and it passes a
-    small exact check, else None."""
-    global _INT8_MM
-    if _INT8_MM is None:
-        _INT8_MM = (False,)
-        try:
-            import torch
+    """``(torch._int_mm, torch.from_numpy)`` (int8 x int8 -> int32, exact) where this torch has
+    the operation and it passes a small exact check, else None; checked once per process."""
+    try:
+        import torch
 
-            mm = torch._int_mm
-            rng = np.random.default_rng(0)
-            a = rng.integers(-128, 128, (5, 33)).astype(np.int8)
-            b = rng.integers(-128, 128, (33, 3)).astype(np.int8)
-            got = mm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
-            if np.array_equal(got, a.astype(np.int64) @ b.astype(np.int64)):
-                _INT8_MM = (True, mm, torch.from_numpy)
-        except Exception:  # noqa: BLE001 - any failure: the float GEMMs serve
-            pass
-    return _INT8_MM[1:] if _INT8_MM[0] else None
-
-
-_INT8_MM: tuple | None = None
+        mm = torch._int_mm
+        rng = np.random.default_rng(0)
+        a = rng.integers(-128, 128, (5, 33)).astype(np.int8)
+        b = rng.integers(-128, 128, (33, 3)).astype(np.int8)
+        got = mm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    except Exception:  # noqa: BLE001 - any failure: the float GEMMs serve
+        return None
+    return (
+        (mm, torch.from_numpy)
+        if np.array_equal(got, a.astype(np.int64) @ b.astype(np.int64))
+        else None
+    )
 
 
 def bind(mantissa: np.ndarray, attrs):
@@ -91,8 +90,8 @@ def bind(mantissa: np.ndarray, attrs):
         return (x.astype(np.float32) @ weights).astype(np.int64)
 
     def gemm_checked(x: np.ndarray) -> np.ndarray | None:
-        """One float32 or float64 GEMM when ``x`` fits (converted and measured in one pass),
-        else None."""
+        """The sums from int8 GEMMs, or from one float32 or float64 GEMM, when ``x`` fits
+        (converted and measured in one pass), else None."""
         if x.dtype.kind not in "iub" or x.ndim != 2:
             return gemm(x) if _magnitude(x) <= cap else None
         if int8 is not None:

@@ -18,7 +18,7 @@ def out_shape(synapse, in_shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def compiled(mantissa, attrs):
-    """The simulator's accumulation (exact float32 GEMMs): :mod:`.int_kernel`."""
+    """The simulator's accumulation (exact int8 or float GEMMs): :mod:`.int_kernel`."""
     from .int_kernel import bind
 
     return bind(mantissa, attrs)
