@@ -61,6 +61,20 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def accuracy_record(report: dict, trained_test_accuracy: float | None) -> dict:
+    """The manifest's ``accuracy``: the quantisation check's report (float against quantised on
+    the test split) and, for a trained run, the test accuracy the run recorded."""
+    return {
+        "trained_test_accuracy": trained_test_accuracy,
+        "float": report["float_accuracy"],
+        "quantized": report["quantized_accuracy"],
+        "loss_points": report["accuracy_loss_points"],
+        "jaccard": report["jaccard"],
+        "prediction_flips": report["prediction_flips"],
+        "input_seed": report["input_seed"],
+    }
+
+
 def nir_manifest_head(file, info: dict, kinds: list[str]) -> dict:
     """The manifest fields every artifact made from a NIR file starts with: when and by what it
     was made, the file and whose conventions it was read with, its cell kinds, the schema."""
@@ -176,15 +190,7 @@ def export_run(
             "src_frac_bits": sfmt.frac_bits if _has_frac_bits(qnet) else None,
             "qat": bool(getattr(tcfg, "qat", False)),
         },
-        "accuracy": {
-            "trained_test_accuracy": metrics.get("test_accuracy"),
-            "float": report["float_accuracy"],
-            "quantized": report["quantized_accuracy"],
-            "loss_points": report["accuracy_loss_points"],
-            "jaccard": report["jaccard"],
-            "prediction_flips": report["prediction_flips"],
-            "input_seed": report["input_seed"],
-        },
+        "accuracy": accuracy_record(report, metrics.get("test_accuracy")),
         "warnings": warnings,
     }
 

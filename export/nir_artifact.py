@@ -28,7 +28,7 @@ from modspike.step import Precision, compile, run
 from modspike.train.modules import NetworkModule
 from modspike.train.qat import fidelity
 
-from .artifact_build import VERIFY_SAMPLES, interpret_file, nir_manifest_head
+from .artifact_build import VERIFY_SAMPLES, accuracy_record, interpret_file, nir_manifest_head
 from .nir.file import write_nir_file
 from .nir.read import import_nir
 from .nir.write import to_nir
@@ -173,15 +173,7 @@ def export_nir_file(
             "src_frac_bits": None,
             "qat": False,
         },
-        "accuracy": {
-            "trained_test_accuracy": None,
-            "float": report["float_accuracy"],
-            "quantized": report["quantized_accuracy"],
-            "loss_points": report["accuracy_loss_points"],
-            "jaccard": report["jaccard"],
-            "prediction_flips": report["prediction_flips"],
-            "input_seed": report["input_seed"],
-        },
+        "accuracy": accuracy_record(report, None),
         "warnings": warnings,
     }
 
