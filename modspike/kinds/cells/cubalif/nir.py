@@ -35,7 +35,9 @@ def write(layer, dt: float) -> nir.CubaLIF:
         v_threshold=_f32(p.threshold),
         v_reset=zeros if p.v_reset is None else _f32(p.v_reset),
         w_in=_f32(tau_syn.astype(np.float64) / dt * np.asarray(p.gain_syn)),
-        metadata=cell_metadata(layer, dt, alpha=np.asarray(p.alpha), **exact_inputs(p)),
+        metadata=cell_metadata(
+            layer, dt, beta=np.asarray(p.beta), alpha=np.asarray(p.alpha), **exact_inputs(p)
+        ),
     )
 
 

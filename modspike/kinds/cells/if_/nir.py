@@ -9,37 +9,21 @@ import nir
 import numpy as np
 
 from modspike.errors import NIRError
-from modspike.fixedpoint import FORMAT_VERSION
 
-from ...nir_schema import META_KEY, RESET_MODE
 from ...nir_values import array, modspike_meta, node_rule, snap, v_reset
-from ..lif.rule import SpikeRule, custom
+from ..lif.nir import cell_metadata
+from ..lif.rule import SpikeRule
 
 CLAIMS = (nir.IF,)
 
 
 def write(layer, dt: float) -> nir.IF:
-    cell = layer.cell
-    p = cell.params
-    rule = custom(cell.constants)
-    meta = {
-        "dt": float(dt),
-        "reset_mode": RESET_MODE if rule is None else rule.reset,
-        META_KEY: {
-            "format": FORMAT_VERSION,
-            "kind": cell.kind.name,
-            "threshold": np.asarray(p.threshold),
-        },
-    }
-    if rule is not None:
-        meta[META_KEY]["rule"] = rule.to_dict()
-    if cell.fixed is not None:
-        meta[META_KEY]["fixed_point"] = cell.kind.quant.to_dict(cell.fixed)
+    p = layer.cell.params
     return nir.IF(
         r=np.asarray(np.asarray(p.gain, dtype=np.float64) / dt, dtype=np.float32),
         v_threshold=np.asarray(p.threshold, dtype=np.float32),
         v_reset=np.asarray(p.v_reset, dtype=np.float32),
-        metadata=meta,
+        metadata=cell_metadata(layer, dt),
     )
 
 

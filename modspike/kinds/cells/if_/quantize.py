@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from modspike.errors import QuantizationError
-from modspike.fixedpoint import BIAS_MANT_MAX, VTH_MAX, VTH_SHIFT, round_half_up
+from modspike.fixedpoint import BIAS_MANT_MAX, VTH_MAX, VTH_SHIFT
 from modspike.network import FixedCell
 from modspike.validate import check_fixed_point_fields
 
 from ...values import int_array, per_neuron
+from ..lif.quantize import check_vth_fits, lava_bias, lava_vth
 from ..lif.rule import custom
 from .int_step import IFIntParams
 
@@ -33,21 +34,9 @@ def quantize(cell, synapse, recurrent, synapse_bias, fmt, sfmt=None) -> FixedCel
     e_in = synapse.exponent + synapse.input_exponent
     e_v = e_in if recurrent is None else np.minimum(e_in, recurrent.exponent)
     thr = per_neuron(p.threshold, n, "threshold")
-    if np.any(thr < 0):
-        raise QuantizationError("IF thresholds must be >= 0 (Lava's vth is unsigned)")
-    vth = round_half_up(thr / np.exp2(e_v))
-    if np.any(vth > VTH_MAX):
-        raise QuantizationError(
-            f"threshold {thr.max():g} is {int(vth.max())} weight steps: more than Lava's 17-bit vth"
-            f" ({VTH_MAX}); the weights are too small for this threshold at {fmt.bits} bits"
-        )
-    b = np.zeros(n, dtype=np.int64)
-    if synapse_bias is not None:
-        b = round_half_up(per_neuron(synapse_bias, n, "bias") / np.exp2(e_v))
-        if np.any(np.abs(b) > BIAS_MANT_MAX):
-            raise QuantizationError(
-                f"bias of {int(np.abs(b).max())} weight steps does not fit Lava's 13-bit bias"
-            )
+    vth = lava_vth(thr, e_v, "IF")
+    check_vth_fits(vth, thr, fmt)
+    b = lava_bias(synapse_bias, n, e_v)
     params = IFIntParams(vth.astype(np.int64), np.zeros(n, dtype=np.int64))
     state_exp = (np.zeros(n, dtype=np.int64) + e_v - VTH_SHIFT).astype(np.int64)
     return FixedCell(params, b.astype(np.int64), state_exp, 0)

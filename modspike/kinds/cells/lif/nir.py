@@ -26,6 +26,9 @@ def _f32(x) -> np.ndarray:
 
 
 def cell_metadata(layer, dt: float, **extra) -> dict:
+    """The metadata of a LIF-family node: the step, the reset, and modspike's exact values (the
+    threshold and ``extra``), the spike rule of a layer read with another tool's conventions and,
+    for a quantised layer, the integer model."""
     cell = layer.cell
     rule = custom(cell.constants)
     meta = {
@@ -34,7 +37,6 @@ def cell_metadata(layer, dt: float, **extra) -> dict:
         META_KEY: {
             "format": FORMAT_VERSION,
             "kind": cell.kind.name,
-            "beta": np.asarray(cell.params.beta),
             "threshold": np.asarray(cell.params.threshold),
             **extra,
         },
@@ -56,7 +58,7 @@ def write(layer, dt: float) -> nir.LIF:
         v_leak=_f32(np.divide(p.leak, dt / tau_mem.astype(np.float64))),
         v_threshold=_f32(p.threshold),
         v_reset=zeros if getattr(p, "v_reset", None) is None else _f32(p.v_reset),
-        metadata=cell_metadata(layer, dt, **exact_inputs(p)),
+        metadata=cell_metadata(layer, dt, beta=np.asarray(p.beta), **exact_inputs(p)),
     )
 
 

@@ -87,25 +87,25 @@ def quantize(cell, synapse, recurrent, synapse_bias, fmt, sfmt=None) -> FixedCel
     return quantize_rule(cell, synapse, recurrent, synapse_bias, fmt, custom(cell.constants))
 
 
-def quantize_rule(cell, synapse, recurrent, synapse_bias, fmt, rule: SpikeRule | None):
-    """:func:`quantize` with the layer's spike rule (None: Lava's LIF)."""
-    _plain_dynamics(cell)
-    n = cell.n
-    e_in = synapse.neuron_exponent(n) + synapse.input_exponent  # per channel -> per neuron
-    e_v = e_in if recurrent is None else np.minimum(e_in, recurrent.exponent)
-    thr = per_neuron(cell.params.threshold, n, "threshold")
+def lava_vth(thr: np.ndarray, e_v: np.ndarray, label: str) -> np.ndarray:
+    """Thresholds ``thr`` (>= 0: Lava's vth is unsigned) in weight steps ``2**e_v``."""
     if np.any(thr < 0):
-        raise QuantizationError("LIF thresholds must be >= 0 (Lava's vth is unsigned)")
-    vth = round_half_up(thr / np.exp2(e_v))
-    if rule is not None and rule.fire == "count" and np.any(vth < 1):
-        raise QuantizationError(
-            f"a {cell.kind.name} layer counting spikes needs thresholds of at least one weight step"
-        )
+        raise QuantizationError(f"{label} thresholds must be >= 0 (Lava's vth is unsigned)")
+    return round_half_up(thr / np.exp2(e_v))
+
+
+def check_vth_fits(vth: np.ndarray, thr: np.ndarray, fmt) -> None:
+    """Every threshold within Lava's 17-bit vth."""
     if np.any(vth > VTH_MAX):
         raise QuantizationError(
             f"threshold {thr.max():g} is {int(vth.max())} weight steps: more than Lava's 17-bit vth"
             f" ({VTH_MAX}); the weights are too small for this threshold at {fmt.bits} bits"
         )
+
+
+def lava_bias(synapse_bias, n: int, e_v: np.ndarray) -> np.ndarray:
+    """The synapse bias on the voltage grid (weight steps ``2**e_v``), within Lava's 13-bit bias;
+    zeros without one."""
     b = np.zeros(n, dtype=np.int64)
     if synapse_bias is not None:
         b = round_half_up(per_neuron(synapse_bias, n, "bias") / np.exp2(e_v))
@@ -113,6 +113,23 @@ def quantize_rule(cell, synapse, recurrent, synapse_bias, fmt, rule: SpikeRule |
             raise QuantizationError(
                 f"bias of {int(np.abs(b).max())} weight steps does not fit Lava's 13-bit bias"
             )
+    return b
+
+
+def quantize_rule(cell, synapse, recurrent, synapse_bias, fmt, rule: SpikeRule | None):
+    """:func:`quantize` with the layer's spike rule (None: Lava's LIF)."""
+    _plain_dynamics(cell)
+    n = cell.n
+    e_in = synapse.neuron_exponent(n) + synapse.input_exponent  # per channel -> per neuron
+    e_v = e_in if recurrent is None else np.minimum(e_in, recurrent.exponent)
+    thr = per_neuron(cell.params.threshold, n, "threshold")
+    vth = lava_vth(thr, e_v, "LIF")
+    if rule is not None and rule.fire == "count" and np.any(vth < 1):
+        raise QuantizationError(
+            f"a {cell.kind.name} layer counting spikes needs thresholds of at least one weight step"
+        )
+    check_vth_fits(vth, thr, fmt)
+    b = lava_bias(synapse_bias, n, e_v)
     alpha = getattr(cell.params, "alpha", None)
     du, dv = lif_decays(
         per_neuron(cell.params.beta, n, "beta"),
