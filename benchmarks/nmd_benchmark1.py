@@ -102,8 +102,8 @@ def run_one(arch: str, seed: int, cfg: PPOConfig, cache: Path, spiking_options=N
         "eval": evaluation,
         "seconds": time.perf_counter() - t0,
     }
-    if spiking_options:
-        record["spiking_options"] = spiking_options
+    if arch == "nmd-msrc":  # the options in force, defaults included
+        record["spiking_options"] = actor.options.to_dict()
     cache.mkdir(parents=True, exist_ok=True)
     save_file({f"actor.{k}": v.contiguous() for k, v in actor.state_dict().items()}
               | {f"critic.{k}": v.contiguous() for k, v in critic.state_dict().items()},

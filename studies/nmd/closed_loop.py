@@ -1,7 +1,9 @@
-"""Closed-loop runs of a deployed neuromodulated agent against the moving-target environment.
+"""Closed-loop runs of a deployed neuromodulated agent against its environment.
 
-The host (this process) runs the environment, the context network and the modulation projection
-(float torch, ``export.agent_export``); the deployed spiking main network runs on a backend:
+The host (this process) runs the environment, the network that computes the modulation and the
+policy readout (float torch; what they are is the agent family's :class:`~.host.HostLoop`: the
+project task's by default, benchmark 1's in ``studies/nmd_bench1/deploy.py``); the deployed spiking
+main network runs on a backend:
 
 * ``torch``: the float agent itself (the reference);
 * ``sim``: the artifact's integer network (its FIXED program, resumed from its state each step);
@@ -10,10 +12,11 @@ The host (this process) runs the environment, the context network and the modula
 * ``lava-float``: the float network on Lava's ``floating_pt`` models (float observation and
   modulation), to compare with ``torch``.
 
-Each environment step: the observation is quantised to the SRC state format and held for
-``micro_steps`` network steps, the modulation ``(gain, bias, h_s0)`` is quantised per neuron, the
-last layer's graded outputs are summed, scaled as in training and read out by the host's policy
-layer; the action is the greedy argmax. ``sim`` and ``lava`` give identical actions.
+Each environment step: the main network's input (the project task: the observation) is quantised
+to the SRC state format and held for ``micro_steps`` network steps, the modulation
+``(gain, bias, h_s0)`` is quantised per neuron, the last layer's graded outputs are summed, scaled
+as in training and read out by the host's policy into the greedy action (the project task: the
+argmax). ``sim`` and ``lava`` give identical actions.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from modspike.modulation import HeldModulation
 from modspike.network import Network
 from modspike.step import Precision, compile, run
 from modspike.studies.nmd.deploy import load_agent_artifact
-from modspike.studies.nmd.envs import MovingTarget
+from modspike.studies.nmd.host import NMD_TASK, AgentFamily, HostLoop
 
 CLOSED_LOOP_BACKENDS = ("torch", "sim", "lava", "lava-float")
 
@@ -66,22 +69,29 @@ def run_closed_loop(
     episodes: int = 1,
     horizon: int = 50,
     seed: int = 0,
+    family: AgentFamily = NMD_TASK,
+    gamma: float = 0.99,
 ) -> dict:
-    """Greedy episodes of the agent in ``artifact_dir`` on ``backend``; actions and rewards."""
+    """Greedy episodes of the agent in ``artifact_dir`` (an agent of ``family``, default the
+    project task's) on ``backend``; actions, rewards, the network's outputs, returns (summed, and
+    discounted with ``gamma``) and the host + network seconds (environment steps excluded)."""
     if backend not in CLOSED_LOOP_BACKENDS:
         raise ConfigError(
             f"unknown backend {backend!r}; choose one of {', '.join(CLOSED_LOOP_BACKENDS)}"
         )
-    deploy, agent, net = load_agent_artifact(artifact_dir)
+    deploy, agent, net = load_agent_artifact(artifact_dir, family)
+    loop = family.loop(agent, deploy)
     # one episode at a time (a Lava session holds a batch of one), each with its own env seed
-    runs = [_episode(agent, deploy, net, backend, horizon, seed + e) for e in range(episodes)]
+    runs = [_episode(loop, deploy, net, backend, horizon, seed + e) for e in range(episodes)]
     actions = np.concatenate([r[0] for r in runs], axis=1)
     rewards = np.concatenate([r[1] for r in runs], axis=1)
     outputs = np.concatenate([r[2] for r in runs], axis=1)
     seconds = sum(r[3] for r in runs)
+    discounted = gamma ** np.arange(horizon) @ rewards.astype(np.float64)
     return {
         "backend": backend,
         "agent": deploy["kind"],
+        "family": family.name,
         "episodes": episodes,
         "horizon": horizon,
         "seed": seed,
@@ -90,12 +100,14 @@ def run_closed_loop(
         # per episode and step, the last layer's outputs summed over the step (state units)
         "outputs": outputs.transpose(1, 0, 2).tolist(),
         "mean_return": float(rewards.sum(0).mean()),
+        "gamma": gamma,
+        "discounted_returns": discounted.tolist(),  # per episode
         "seconds": seconds,
     }
 
 
 @torch.no_grad()
-def _episode(agent, deploy: dict, net: Network, backend: str, horizon: int, seed: int):
+def _episode(loop: HostLoop, deploy: dict, net: Network, backend: str, horizon: int, seed: int):
     """``(actions (T, 1), rewards (T, 1), outputs (T, 1, n), seconds)`` of one greedy episode.
 
     ``outputs``: the last layer's outputs summed over each environment step, in state units
@@ -104,14 +116,10 @@ def _episode(agent, deploy: dict, net: Network, backend: str, horizon: int, seed
     from modspike.hw.lava.session import LavaSession
 
     prog = compile(net, Precision.FIXED)
-    env = MovingTarget(1, horizon, seed=seed)
-    obs = env.reset()
+    loop.reset(seed, horizon)
     window = deploy["micro_steps"]
     frac_bits = -deploy["input_exponent"]
-    ctx = agent.context.initial_state(1) if agent.context is not None else None
-    prev_a = torch.full((1,), -1, dtype=torch.long)
-    prev_r = torch.zeros(1)
-    body_state = agent.body.initial_state(1)
+    body_state = loop.body.initial_state(1)
     state = prog.initial_state(1)
     session = None
     if backend == "lava":
@@ -122,14 +130,14 @@ def _episode(agent, deploy: dict, net: Network, backend: str, horizon: int, seed
     try:
         for _ in range(horizon):
             t0 = time.perf_counter()
-            z, ctx = agent.modulation(obs, prev_a, prev_r, ctx)
-            fmods = agent.modulator(z) if z is not None else None
+            fmods = loop.modulation()
+            obs = loop.body_input()  # (1, n_in) float
             if backend in ("sim", "lava"):  # the integer network: quantised input and signal
                 mods = quantize_modulation(fmods, net, 1)
-                x = SRCFormat(frac_bits=frac_bits).to_fixed(obs.numpy())  # (1, obs_dim)
-            if backend == "torch":  # the float main network, as NMDAgent.step runs it
-                y, body_state = agent.body(obs, body_state, fmods)
-                logits = agent.policy(y * agent.readout_scale)
+                x = SRCFormat(frac_bits=frac_bits).to_fixed(obs.numpy())  # (1, n_in)
+            if backend == "torch":  # the float main network, as the agent's own step runs it
+                y, body_state = loop.body(obs, body_state, fmods)
+                y_in = y * deploy["readout_scale"]
                 total = y.numpy() * window * 2.0**frac_bits
             elif backend == "sim":
                 inputs = np.broadcast_to(x, (window, *x.shape))
@@ -138,7 +146,7 @@ def _episode(agent, deploy: dict, net: Network, backend: str, horizon: int, seed
             elif backend == "lava":
                 lava_mods = [tuple(f[0] for f in m) for m in mods]
                 total = session.advance(np.repeat(x, window, axis=0), lava_mods).sum(axis=0)[None]
-            else:  # lava-float: float observation and modulation
+            else:  # lava-float: float input and modulation
                 if fmods is None:
                     lava_mods = [
                         (np.ones(ly.n), np.zeros(ly.n), np.zeros(ly.n)) for ly in net.layers
@@ -148,14 +156,13 @@ def _episode(agent, deploy: dict, net: Network, backend: str, horizon: int, seed
                 inputs = np.repeat(obs.numpy().astype(np.float64), window, axis=0)
                 total = session.advance(inputs, lava_mods).sum(axis=0)[None] * 2.0**frac_bits
             if backend != "torch":
-                logits = agent.policy(_policy_input(total, deploy, frac_bits))
+                y_in = _policy_input(total, deploy, frac_bits)
+            action = loop.act(y_in)
             outputs.append(total)
             seconds += time.perf_counter() - t0
-            action = logits.argmax(-1)
-            obs, reward, _ = env.step(action)
-            actions.append(action.numpy())
-            rewards.append(reward.numpy())
-            prev_a, prev_r = action, reward
+            action, reward = loop.step(action)
+            actions.append(action)
+            rewards.append(reward)
     finally:
         if session is not None:
             session.graph.stop()

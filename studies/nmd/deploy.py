@@ -9,6 +9,11 @@ policy readout are small dense float layers that change every environment step, 
 kind and constructor arguments). Each environment step the host sends the quantised modulation to
 the layers' modulation port (``hw.src_process.SRCLayer.mod_in``) and the observation to the input.
 
+The shared code serves every family of agents (:mod:`.host`: how a family builds its host module,
+what it records, whether a module can be deployed); ``family`` (default :data:`~.host.NMD_TASK`,
+the project task) is recorded in the deploy record and in ``host_agent.json``, and a loader refuses
+another family's artifact. Artifacts without a family are the project task's.
+
 Artifacts of schema ``modspike-nmd-agent/1`` stored the host networks with ``torch.save``
 (``host_agent.pt``, a pickle); they are refused with a message that says to re-export them.
 """
@@ -20,15 +25,17 @@ import json
 import math
 from pathlib import Path
 
+from torch import nn
+
 from modspike.artifact import MODEL_FILE, load_manifest, write_artifact
 from modspike.errors import ArtifactError, ConfigError, ModspikeError
 from modspike.export.artifact_build import open_artifact, tool_versions
 from modspike.export.nir.file import write_nir_file
 from modspike.export.nir.write import to_nir
 from modspike.fixedpoint import FORMAT_VERSION, SRCFormat, WeightFormat
-from modspike.network import Encoding, network_equal
+from modspike.network import Encoding, Network, network_equal
 from modspike.quantize import quantize
-from modspike.studies.nmd.agent import NMDAgent, build_agent
+from modspike.studies.nmd.host import NMD_TASK, AgentFamily
 from modspike.train.modules import network_of
 from modspike.validate import load_json_text
 
@@ -40,33 +47,43 @@ HOST_SCHEMA = "modspike-nmd-host/1"
 MAX_KWARG = 1 << 16  # a constructor argument beyond this would allocate absurd networks
 
 
-def export_agent(agent: NMDAgent, agent_kwargs: dict, out: str | Path, bits: int = 8) -> dict:
-    """Write ``agent`` (built by ``build_agent(agent.kind, **agent_kwargs)``) to ``out``."""
-    if not isinstance(agent, NMDAgent) or not agent.spiking:
-        raise ConfigError("only agents with an mSRC main network (nmd-msrc, msrc) can be deployed")
+def export_agent(
+    agent: nn.Module,
+    agent_kwargs: dict,
+    out: str | Path,
+    bits: int = 8,
+    family: AgentFamily = NMD_TASK,
+) -> dict:
+    """Write ``agent`` (built by ``family.build(kind, **agent_kwargs)``) to ``out``.
+
+    ``family`` (:mod:`.host`) says which agents it builds and whether this one can be deployed;
+    the default is the project task's :class:`NMDAgent`.
+    """
+    info = family.describe(agent)  # ConfigError when not deployable, before anything is written
+    body = agent.body
     fmt, sfmt = WeightFormat(bits), SRCFormat()
     in_exp = -sfmt.frac_bits
-    body = network_of(agent.body.layers, (agent.obs_dim,), encoding=Encoding("graded"))
-    qnet = quantize(body, fmt, sfmt, in_exp)
+    net = network_of(body.layers, (body.n_in,), encoding=Encoding("graded"))
+    qnet = quantize(net, fmt, sfmt, in_exp)
     deploy = {
         "schema": AGENT_SCHEMA,
-        "kind": agent.kind,
-        "obs_dim": agent.obs_dim,
-        "n_actions": agent.n_actions,
-        "micro_steps": agent.body.micro_steps,
-        "readout_scale": float(agent.readout_scale),
+        "family": family.name,
+        **info,
+        "micro_steps": body.micro_steps,
         "input_exponent": in_exp,
-        "modulation": "host" if agent.modulated else None,
     }
+    kind = deploy["kind"]
     graph = to_nir(qnet, info={"agent": deploy})
 
     _check_kwargs(agent_kwargs, ConfigError, "agent_kwargs")
+    host = {
+        "schema": HOST_SCHEMA,
+        "family": family.name,
+        "kind": kind,
+        "kwargs": dict(agent_kwargs),
+    }
     try:
-        host_config = json.dumps(
-            {"schema": HOST_SCHEMA, "kind": agent.kind, "kwargs": dict(agent_kwargs)},
-            indent=1,
-            allow_nan=False,
-        )
+        host_config = json.dumps(host, indent=1, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"agent_kwargs must be plain JSON values ({exc})") from None
 
@@ -85,10 +102,10 @@ def export_agent(agent: NMDAgent, agent_kwargs: dict, out: str | Path, bits: int
     manifest = {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "created_by": tool_versions(),
-        "source": {"kind": "agent", "agent": agent.kind},
-        "cell": "msrc",
+        "source": {"kind": "agent", "agent": kind},
+        "cell": qnet.kinds[0],
         "layers": qnet.kinds,
-        "steps": agent.body.micro_steps,
+        "steps": body.micro_steps,
         "agent": deploy,
         "quantization": {
             "format": FORMAT_VERSION,
@@ -111,7 +128,7 @@ def export_agent(agent: NMDAgent, agent_kwargs: dict, out: str | Path, bits: int
         )
         if not same:
             raise ArtifactError(f"{out}: the written network does not read back identically")
-    return {"artifact": str(out), "agent": agent.kind, "layers": len(qnet.layers), "bits": bits}
+    return {"artifact": str(out), "agent": kind, "layers": len(qnet.layers), "bits": bits}
 
 
 def _check_kwargs(value, error, where: str, depth: int = 0) -> None:
@@ -137,7 +154,7 @@ def _check_kwargs(value, error, where: str, depth: int = 0) -> None:
         raise error(f"{where}: {type(value).__name__} is not a JSON value")
 
 
-def _load_host(artifact) -> NMDAgent:
+def _load_host(artifact, family: AgentFamily) -> nn.Module:
     """The host networks from ``host_agent.json`` + ``host_agent.safetensors`` (no pickle)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -151,13 +168,14 @@ def _load_host(artifact) -> NMDAgent:
     kind, kwargs = config.get("kind"), config.get("kwargs")
     if not isinstance(kind, str) or not isinstance(kwargs, dict):
         raise ArtifactError(f"{where}/{HOST_CONFIG}: needs a 'kind' string and 'kwargs' object")
+    _check_family(config.get("family", NMD_TASK.name), family, f"{where}/{HOST_CONFIG}")
     _check_kwargs(kwargs, ArtifactError, f"{where}/{HOST_CONFIG}: kwargs")
     try:
         state = load_file(str(artifact.file(HOST_WEIGHTS)))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ArtifactError(f"{where}/{HOST_WEIGHTS}: unreadable ({str(exc)[:120]})") from None
     try:
-        agent = build_agent(kind, **kwargs)
+        agent = family.build(kind, **kwargs)
     except (TypeError, ValueError, KeyError, ModspikeError) as exc:
         raise ArtifactError(f"{where}/{HOST_CONFIG}: cannot build the agent ({exc})") from None
     expected = agent.state_dict()
@@ -177,8 +195,19 @@ def _load_host(artifact) -> NMDAgent:
     return agent
 
 
-def load_agent_artifact(artifact_dir: str | Path):
-    """``(deploy info, host agent, Network)`` of an agent artifact; clear errors otherwise."""
+def _check_family(name, family: AgentFamily, where: str) -> None:
+    if name != family.name:
+        raise ArtifactError(
+            f"{where}: an agent of family {str(name)[:40]!r}, not {family.name!r};"
+            " load it with that family's loader"
+        )
+
+
+def load_agent_artifact(
+    artifact_dir: str | Path, family: AgentFamily = NMD_TASK
+) -> tuple[dict, nn.Module, Network]:
+    """``(deploy info, host agent, Network)`` of an agent artifact of ``family`` (default: the
+    project task's agents); clear errors otherwise."""
     artifact = load_manifest(artifact_dir)
     deploy = artifact.manifest.get("agent")
     files = artifact.manifest.get("files", {})
@@ -191,6 +220,11 @@ def load_agent_artifact(artifact_dir: str | Path):
         )
     if not isinstance(deploy, dict) or schema != AGENT_SCHEMA:
         raise ArtifactError(f"{artifact_dir}: not an agent artifact (export it with export_agent)")
-    agent = _load_host(artifact)
+    _check_family(deploy.get("family", NMD_TASK.name), family, str(artifact_dir))
+    agent = _load_host(artifact, family)
+    try:
+        family.describe(agent)  # what export refuses, loading refuses too
+    except ConfigError as exc:
+        raise ArtifactError(f"{artifact_dir}: {exc}") from None
     _, net = open_artifact(artifact_dir)
     return deploy, agent.eval(), net
