@@ -61,6 +61,7 @@ bench-extra: env
 	nice -n 10 $(BIN)/python benchmarks/deploy_agent.py
 	nice -n 19 $(BIN)/python benchmarks/nmd_benchmark1.py --agents nmd rnn
 	nice -n 19 $(BIN)/python benchmarks/nmd_benchmark1.py --diagnostics --agents nmd-msrc
+	nice -n 10 $(BIN)/python benchmarks/nmd_benchmark1_deploy.py --cache runs/nmd_benchmark1 --seed 0
 	nice -n 19 $(BIN)/python benchmarks/copy_first_input.py --cells brc nbrc gru lstm --lengths 5 100 300
 	nice -n 19 $(BIN)/python benchmarks/copy_first_input.py --cells gru lstm --lengths 300 --inits warmup partial
 	nice -n 19 $(BIN)/python benchmarks/hs0_convergence.py
