@@ -71,7 +71,7 @@ def summary(runs: list[dict]) -> str:
         stops = ", ".join(f"{r['epochs_run']} ({r['stop_reason'][:4]})" for r in rs)
         shares = " / ".join(f"{r['modal_fraction']:.2f}" for r in rs)
         met = sum(r["claim_single_new_type"] for r in rs)
-        claim = "- (fixed)" if init.startswith("fixed") else f"{met} of {len(rs)}"
+        claim = "- (fixed)" if rs[0]["fix_hs0"] else f"{met} of {len(rs)}"
         rows.append(
             f"| {data} | {enc} | {layout} | {init} | {len(rs)} | {acc.mean():.3f} +- "
             f"{acc.std():.3f} | {stops} | {hs0.mean():.3f} +- {hs0.std():.3f} | {classes} | "

@@ -52,15 +52,10 @@ AGREEMENT_GATE = 0.95
 
 
 def spiking_options(cache: Path, seed: int) -> dict | None:
-    """The options the run was trained with: its record's ``spiking_options``, else (older
-    records) the diagnostics' choice that training used, else the defaults (``None``)."""
+    """The options the run was trained with: its record's ``spiking_options`` (training records
+    the options it was given; a record without them was trained with the defaults: ``None``)."""
     record = json.loads((cache / f"{AGENT_KIND}-seed{seed}.json").read_text())
-    if record.get("spiking_options"):
-        return record["spiking_options"]
-    diagnostics = cache / "diagnostics.json"
-    if diagnostics.exists():
-        return json.loads(diagnostics.read_text()).get("chosen")
-    return None
+    return record.get("spiking_options")
 
 
 def evaluate(

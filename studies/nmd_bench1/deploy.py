@@ -31,7 +31,7 @@ from modspike.studies.nmd.closed_loop import run_closed_loop
 from modspike.studies.nmd.deploy import export_agent, load_agent_artifact
 from modspike.studies.nmd.host import AgentFamily
 
-from .env import ACT_MULTIPLICATOR, MAX_BOUND, MovingTargetB1
+from .env import MovingTargetB1, applied_action
 from .networks import nmn_sequence
 from .spiking import SpikingNMDCopy
 
@@ -97,17 +97,13 @@ class Bench1Loop:
         return self.obs[:, :1] / 5.0
 
     def act(self, y: torch.Tensor) -> torch.Tensor:
-        head = self.actor.heads[0]  # mu
-        mu = head(y, self.z) if self.actor.options.modulated_heads else head(y)
-        return mu[:, 0]
+        return self.actor.read_heads(y, self.z)[:, 0]  # mu
 
     def step(self, action: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         raw = action.numpy()
         obs, reward, _ = self.env.step(raw)
         self.obs = torch.from_numpy(obs)
-        # the action the environment applied, computed as it does (float64)
-        applied = np.clip(raw.astype(np.float64) * ACT_MULTIPLICATOR, -2 * MAX_BOUND, 2 * MAX_BOUND)
-        return applied, reward
+        return applied_action(raw), reward  # as the environment applied it (float64)
 
 
 BENCH1 = AgentFamily("nmd-benchmark1", build_actor, describe_actor, Bench1Loop)

@@ -40,6 +40,14 @@ def normalised_score(ret, low: float = REDUCED_LOW, high: float = REDUCED_HIGH):
     return (np.asarray(ret, dtype=np.float64) - low) / (high - low)
 
 
+def applied_action(raw_action: np.ndarray) -> np.ndarray:
+    """The action the environment applies (env units, float64): the policy's raw output times
+    ``ACT_MULTIPLICATOR``, clipped to ``+-2 * MAX_BOUND``."""
+    return np.clip(
+        np.asarray(raw_action, dtype=np.float64) * ACT_MULTIPLICATOR, -2 * MAX_BOUND, 2 * MAX_BOUND
+    )
+
+
 class MovingTargetB1:
     """``batch`` parallel episodes of benchmark 1 drawn from ``rng`` (a numpy ``Generator``)."""
 
@@ -76,11 +84,7 @@ class MovingTargetB1:
 
     def step(self, raw_action: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """``raw_action`` (B,) as the policy outputs it -> ``(obs (B, 3), reward (B,), done)``."""
-        a = np.clip(
-            np.asarray(raw_action, dtype=np.float64).reshape(self.batch) * ACT_MULTIPLICATOR,
-            -2 * MAX_BOUND,
-            2 * MAX_BOUND,
-        )
+        a = applied_action(np.asarray(raw_action).reshape(self.batch))
         dist = np.abs(self.target - a)
         hit = dist < MARGIN
         new_pos = self._positions(self.batch)

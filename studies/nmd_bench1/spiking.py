@@ -127,12 +127,14 @@ class SpikingNMDCopy(nn.Module):
             y, body = self.body_step(x[t], body, [type(m)(*(f[t] for f in m)) for m in mods])
             outs.append(y)
             body_states.append(body)
-        y = torch.stack(outs)
+        return self.read_heads(torch.stack(outs), z), (hs, z, body_states)
+
+    def read_heads(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``[mu, log-variance head]`` (..., 2) from the body's readout ``y`` (modulated heads
+        read ``z`` too)."""
         if self.options.modulated_heads:
-            heads = torch.cat([head(y, z) for head in self.heads], -1)
-        else:
-            heads = torch.cat([head(y) for head in self.heads], -1)
-        return heads, (hs, z, body_states)
+            return torch.cat([head(y, z) for head in self.heads], -1)
+        return torch.cat([head(y) for head in self.heads], -1)
 
     def state_at(self, trace, obs: torch.Tensor, t: int) -> tuple:
         hs, z, body_states = trace
